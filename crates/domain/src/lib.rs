@@ -1,0 +1,20 @@
+//! Depot's domain types: model names, version numbers, content digests, artifact formats,
+//! tensor specs and signatures, version metadata.
+//!
+//! Every value that comes from outside is validated once, here, by a `parse` constructor, and
+//! carried as a newtype afterwards. This crate does no I/O and knows nothing of HTTP, SQL,
+//! object storage or ONNX Runtime.
+
+mod digest;
+mod format;
+mod metadata;
+mod name;
+mod tensor;
+mod tensor_data;
+
+pub use digest::{Digest, DigestError, Sha256Hasher};
+pub use format::ArtifactFormat;
+pub use metadata::{Lineage, MetadataError, VersionMetadata};
+pub use name::{ModelName, NameError, Tag, Tags, VersionNumber};
+pub use tensor::{DataType, Signature, TensorKind, TensorSpec};
+pub use tensor_data::{NamedTensor, Tensor, TensorData, ValidationError, validate_inputs};
