@@ -1,0 +1,43 @@
+use depot_domain::{ModelName, VersionNumber};
+
+/// Failures of catalog operations.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("model '{name}' does not exist")]
+    ModelNotFound { name: ModelName },
+    #[error("model '{name}' has no version {version}")]
+    VersionNotFound { name: ModelName, version: VersionNumber },
+    #[error("model '{name}' already exists")]
+    ModelExists { name: ModelName },
+    #[error("model '{name}' still has {versions} version(s); delete them first or pass cascade=true")]
+    ModelNotEmpty { name: ModelName, versions: i64 },
+    #[error("cursor {cursor:?} is not one this listing returned")]
+    InvalidCursor { cursor: String },
+    #[error("a stored row is invalid: {reason}")]
+    Corrupt { reason: String },
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    #[error("database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for CatalogError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                Self::Unavailable(error)
+            }
+            error => Self::Database(error),
+        }
+    }
+}
+
+/// The SQLSTATE of a database error, if it is one.
+pub(crate) fn sqlstate(error: &sqlx::Error) -> Option<String> {
+    error.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned())
+}
+
+pub(crate) const UNIQUE_VIOLATION: &str = "23505";
+pub(crate) const FOREIGN_KEY_VIOLATION: &str = "23503";

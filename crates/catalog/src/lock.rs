@@ -1,0 +1,86 @@
+use depot_domain::Digest;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, Postgres};
+
+use crate::{Catalog, CatalogError};
+
+/// Exclusive right to change which versions reference one blob, and to store or delete it.
+///
+/// A session-level advisory lock on a dedicated connection, so it spans the database commit
+/// *and* the object-store operation that must follow it. If the holder goes away without
+/// [`DigestLock::release`] (a cancelled request), the connection is closed rather than returned
+/// to the pool, which makes PostgreSQL drop the lock.
+#[derive(Debug)]
+pub struct DigestLock {
+    conn: Option<PoolConnection<Postgres>>,
+    key: i64,
+    digest: Digest,
+}
+
+fn lock_key(digest: &Digest) -> i64 {
+    let hex = digest.hex();
+    // The first 16 hex digits are a uniformly distributed 64-bit value.
+    u64::from_str_radix(&hex[..16], 16).map(|v| v as i64).unwrap_or_default()
+}
+
+impl Catalog {
+    /// Waits for and takes the lock of `digest`.
+    pub async fn lock_digest(&self, digest: Digest) -> Result<DigestLock, CatalogError> {
+        let mut conn = self.pool.acquire().await?;
+        let key = lock_key(&digest);
+        sqlx::query("SELECT pg_advisory_lock($1)").bind(key).execute(&mut *conn).await?;
+        Ok(DigestLock { conn: Some(conn), key, digest })
+    }
+}
+
+impl DigestLock {
+    pub fn digest(&self) -> Digest {
+        self.digest
+    }
+
+    pub(crate) fn conn(&mut self) -> Result<&mut PgConnection, CatalogError> {
+        self.conn.as_deref_mut().ok_or_else(|| CatalogError::Corrupt { reason: "digest lock already released".into() })
+    }
+
+    /// Whether any version still references the blob.
+    pub async fn is_referenced(&mut self) -> Result<bool, CatalogError> {
+        let digest = self.digest.hex();
+        let referenced = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM versions WHERE digest = $1)")
+            .bind(digest)
+            .fetch_one(self.conn()?)
+            .await?;
+        Ok(referenced)
+    }
+
+    /// Forgets the blob's row when nothing references it; returns whether it did (the caller then
+    /// deletes the bytes, still under this lock).
+    pub async fn forget_if_unreferenced(&mut self) -> Result<bool, CatalogError> {
+        let digest = self.digest.hex();
+        let deleted = sqlx::query(
+            "DELETE FROM artifacts a WHERE a.digest = $1 AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.digest = a.digest)",
+        )
+        .bind(digest)
+        .execute(self.conn()?)
+        .await?;
+        Ok(deleted.rows_affected() == 1 || !self.is_referenced().await?)
+    }
+
+    /// Releases the lock and returns the connection to the pool.
+    pub async fn release(mut self) {
+        if let Some(mut conn) = self.conn.take()
+            && let Err(error) = sqlx::query("SELECT pg_advisory_unlock($1)").bind(self.key).execute(&mut *conn).await
+        {
+            tracing::warn!(error = %error, "releasing a digest lock failed; closing its connection");
+            drop(conn.detach());
+        }
+    }
+}
+
+impl Drop for DigestLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // Closing the session releases its advisory locks.
+            drop(conn.detach());
+        }
+    }
+}

@@ -1,0 +1,215 @@
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use depot_domain::Digest;
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use uuid::Uuid;
+
+use crate::{ArtifactKey, StorageConfig, StorageError};
+
+/// Identifies a staged upload.
+pub type StagingId = Uuid;
+
+/// The bytes of a blob, streamed.
+pub type BlobStream = BoxStream<'static, Result<Bytes, StorageError>>;
+
+/// Size of the parts a staged upload sends; also the most it buffers per part.
+const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Parts of one upload in flight at once: bounds an upload's memory to about
+/// `PART_SIZE * (MAX_PARTS_IN_FLIGHT + 1)`.
+const MAX_PARTS_IN_FLIGHT: usize = 2;
+
+/// Content-addressed artifact storage over any [`ObjectStore`].
+#[derive(Clone)]
+pub struct ArtifactStore {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl fmt::Debug for ArtifactStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ArtifactStore").field("store", &self.store.to_string()).finish()
+    }
+}
+
+impl ArtifactStore {
+    pub fn from_config(config: &StorageConfig) -> Result<Self, StorageError> {
+        Ok(Self::from_object_store(config.build()?))
+    }
+
+    /// Wraps an existing store (tests use this to inject faults).
+    pub fn from_object_store(store: Arc<dyn ObjectStore>) -> Self {
+        Self { store }
+    }
+
+    /// Starts streaming a new artifact into a staging object.
+    pub async fn begin_upload(&self) -> Result<StagedUpload, StorageError> {
+        let id = Uuid::new_v4();
+        let path = ArtifactKey::Staging(id).path();
+        let upload =
+            self.store.put_multipart(&path).await.map_err(|e| StorageError::backend("put_multipart", &path, e))?;
+        Ok(StagedUpload { id, path, writer: Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)), written: 0 })
+    }
+
+    /// Moves a finished staging object under its digest. Returns `false` when the blob already
+    /// existed (the staging copy is then discarded). The caller must hold the digest's lock so
+    /// that no concurrent delete of the same blob interleaves.
+    pub async fn commit(&self, staging: StagingId, digest: Digest) -> Result<bool, StorageError> {
+        let from = ArtifactKey::Staging(staging).path();
+        if self.exists(digest).await? {
+            self.discard(staging).await?;
+            return Ok(false);
+        }
+        let to = ArtifactKey::Blob(digest).path();
+        self.store.rename(&from, &to).await.map_err(|e| StorageError::backend("rename", &from, e))?;
+        Ok(true)
+    }
+
+    /// Deletes a staging object; a missing one is not an error.
+    pub async fn discard(&self, staging: StagingId) -> Result<(), StorageError> {
+        self.delete_path(&ArtifactKey::Staging(staging).path()).await
+    }
+
+    /// Opens a blob for streaming: its size and its bytes.
+    pub async fn open(&self, digest: Digest) -> Result<(u64, BlobStream), StorageError> {
+        let path = ArtifactKey::Blob(digest).path();
+        let result = self.store.get(&path).await.map_err(|e| StorageError::backend("get", &path, e))?;
+        let size = result.meta.size;
+        let stream = result.into_stream().map_err(move |e| StorageError::backend("get", &path, e)).boxed();
+        Ok((size, stream))
+    }
+
+    /// Reads a whole blob into memory (for loading a model into a runtime).
+    pub async fn read(&self, digest: Digest) -> Result<Bytes, StorageError> {
+        let path = ArtifactKey::Blob(digest).path();
+        let result = self.store.get(&path).await.map_err(|e| StorageError::backend("get", &path, e))?;
+        result.bytes().await.map_err(|e| StorageError::backend("get", &path, e))
+    }
+
+    pub async fn exists(&self, digest: Digest) -> Result<bool, StorageError> {
+        let path = ArtifactKey::Blob(digest).path();
+        match self.store.head(&path).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(StorageError::backend("head", &path, e)),
+        }
+    }
+
+    /// Deletes a blob; a missing one is not an error. The caller must hold the digest's lock and
+    /// have made sure nothing references it any more.
+    pub async fn delete(&self, digest: Digest) -> Result<(), StorageError> {
+        self.delete_path(&ArtifactKey::Blob(digest).path()).await
+    }
+
+    /// A cheap round trip that fails when the store is unreachable or the credentials are wrong.
+    pub async fn check(&self) -> Result<(), StorageError> {
+        let prefix = Path::from(ArtifactKey::STAGING_PREFIX);
+        self.store.list_with_delimiter(Some(&prefix)).await.map_err(|e| StorageError::backend("list", &prefix, e))?;
+        Ok(())
+    }
+
+    /// Every stored blob.
+    pub async fn list_blobs(&self) -> Result<Vec<Digest>, StorageError> {
+        let prefix = Path::from(ArtifactKey::BLOB_PREFIX);
+        self.store
+            .list(Some(&prefix))
+            .map_err(|e| StorageError::backend("list", &prefix, e))
+            .try_filter_map(|meta| async move { Ok(ArtifactKey::parse_blob(&meta.location)) })
+            .try_collect()
+            .await
+    }
+
+    /// Every staging object with when it was last written (abandoned uploads show up here).
+    pub async fn list_staging(&self) -> Result<Vec<(String, DateTime<Utc>)>, StorageError> {
+        let prefix = Path::from(ArtifactKey::STAGING_PREFIX);
+        self.store
+            .list(Some(&prefix))
+            .map_ok(|meta| (meta.location.to_string(), meta.last_modified))
+            .map_err(|e| StorageError::backend("list", &prefix, e))
+            .try_collect()
+            .await
+    }
+
+    async fn delete_path(&self, path: &Path) -> Result<(), StorageError> {
+        match self.store.delete(path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(StorageError::backend("delete", path, e)),
+        }
+    }
+}
+
+/// An artifact being streamed into a staging object.
+///
+/// Dropped without [`StagedUpload::finish`] (a failed request, a client that went away), the
+/// upload is aborted in the background so no partial object is left behind.
+pub struct StagedUpload {
+    id: StagingId,
+    path: Path,
+    writer: Option<WriteMultipart>,
+    written: u64,
+}
+
+impl fmt::Debug for StagedUpload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StagedUpload").field("id", &self.id).field("written", &self.written).finish()
+    }
+}
+
+impl StagedUpload {
+    pub fn id(&self) -> StagingId {
+        self.id
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Appends a chunk, waiting while too many parts are in flight (back-pressure on the client).
+    pub async fn write(&mut self, chunk: Bytes) -> Result<(), StorageError> {
+        let writer = self.writer.as_mut().ok_or_else(|| StorageError::NotFound { key: self.path.to_string() })?;
+        writer
+            .wait_for_capacity(MAX_PARTS_IN_FLIGHT)
+            .await
+            .map_err(|e| StorageError::backend("put_part", &self.path, e))?;
+        self.written += chunk.len() as u64;
+        writer.put(chunk);
+        Ok(())
+    }
+
+    /// Completes the upload: the staging object becomes visible.
+    pub async fn finish(mut self) -> Result<StagingId, StorageError> {
+        let writer = self.writer.take().ok_or_else(|| StorageError::NotFound { key: self.path.to_string() })?;
+        writer.finish().await.map_err(|e| StorageError::backend("complete_multipart", &self.path, e))?;
+        Ok(self.id)
+    }
+
+    /// Aborts the upload and removes what was sent.
+    pub async fn abort(mut self) {
+        if let Some(writer) = self.writer.take()
+            && let Err(error) = writer.abort().await
+        {
+            tracing::warn!(staging.key = %self.path, error = %error, "aborting a staged upload failed");
+        }
+    }
+}
+
+impl Drop for StagedUpload {
+    fn drop(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            let path = self.path.clone();
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => {
+                    handle.spawn(async move {
+                        if let Err(error) = writer.abort().await {
+                            tracing::warn!(staging.key = %path, error = %error, "aborting a dropped upload failed");
+                        }
+                    });
+                }
+                Err(_) => tracing::warn!(staging.key = %path, "upload dropped outside a runtime; not aborted"),
+            }
+        }
+    }
+}
