@@ -42,7 +42,7 @@ impl fmt::Debug for DatabaseConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let url = match url::Url::parse(&self.url) {
             Ok(mut url) if url.password().is_some() => {
-                let _ = url.set_password(Some("<redacted>"));
+                let _ = url.set_password(Some("REDACTED"));
                 url.to_string()
             }
             Ok(url) => url.to_string(),

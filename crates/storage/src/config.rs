@@ -24,7 +24,34 @@ use crate::StorageError;
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
     pub url: String,
+    #[serde(deserialize_with = "scalar_map")]
     pub options: BTreeMap<String, String>,
+}
+
+/// Option values as text, also when a configuration layer (environment variables) typed them as
+/// booleans or numbers (`allow_http = true`).
+fn scalar_map<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Bool(bool),
+        Int(i64),
+        Float(f64),
+    }
+    let raw = BTreeMap::<String, Scalar>::deserialize(deserializer)?;
+    Ok(raw
+        .into_iter()
+        .map(|(key, value)| {
+            let text = match value {
+                Scalar::Text(s) => s,
+                Scalar::Bool(b) => b.to_string(),
+                Scalar::Int(i) => i.to_string(),
+                Scalar::Float(f) => f.to_string(),
+            };
+            (key.to_ascii_lowercase(), text)
+        })
+        .collect())
 }
 
 impl Default for StorageConfig {
