@@ -1,0 +1,22 @@
+use actix_web::{HttpResponse, get, web};
+
+use crate::error::{ApiError, ErrorBody};
+use crate::request::model_name;
+use crate::routes::page;
+use crate::state::AppState;
+use crate::views::{AuditList, AuditQuery};
+
+/// The audit log of every change, newest first.
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", operation_id = "list_audit_entries", params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of changes", body = AuditList),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+    ))]
+#[get("/v1/audit")]
+pub async fn list_audit(state: web::Data<AppState>, query: web::Query<AuditQuery>) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let model = query.model.as_deref().map(model_name).transpose()?;
+    let page = state.catalog.audit_log(model.as_ref().map(|m| m.as_str()), &page(query.limit, query.cursor)?).await?;
+    Ok(HttpResponse::Ok()
+        .json(AuditList { entries: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
+}

@@ -1,0 +1,42 @@
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, get, web};
+
+use crate::state::AppState;
+use crate::views::{Health, Readiness};
+
+/// The process is alive.
+#[utoipa::path(get, path = "/healthz", tag = "health", operation_id = "get_health",
+    responses((status = 200, description = "Alive", body = Health)))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok".to_owned() })
+}
+
+/// The database and the artifact store are reachable.
+#[utoipa::path(get, path = "/readyz", tag = "health", operation_id = "get_readiness",
+    responses(
+        (status = 200, description = "Ready to serve", body = Readiness),
+        (status = 503, description = "A dependency is unreachable", body = Readiness),
+    ))]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let (database, storage) = tokio::join!(state.catalog.ping(), state.store.check());
+    let mut checks = BTreeMap::new();
+    let mut ready = true;
+    for (name, result) in
+        [("database", database.map_err(|e| e.to_string())), ("storage", storage.map_err(|e| e.to_string()))]
+    {
+        let status = match result {
+            Ok(()) => "ok".to_owned(),
+            Err(error) => {
+                ready = false;
+                tracing::warn!(dependency = name, error = %error, "readiness check failed");
+                "unreachable".to_owned()
+            }
+        };
+        checks.insert(name.to_owned(), status);
+    }
+    let body = Readiness { status: if ready { "ready" } else { "unready" }.to_owned(), checks };
+    if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+}

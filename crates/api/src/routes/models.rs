@@ -1,0 +1,131 @@
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use depot_catalog::{ModelFilter, ModelPatch, NewModel, SortOrder};
+use depot_domain::{ModelName, Tags};
+
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::request::{change_of, model_name};
+use crate::routes::page;
+use crate::routes::versions::delete_one_version;
+use crate::state::AppState;
+use crate::views::{CreateModel, DeleteModelQuery, ListModelsQuery, ModelList, ModelView, UpdateModel};
+
+/// Register a new model.
+#[utoipa::path(post, path = "/v1/models", tag = "models", operation_id = "create_model",
+    request_body = CreateModel,
+    params(("x-depot-actor" = Option<String>, Header, description = "Who makes the change (audit log)")),
+    responses(
+        (status = 201, description = "Created", body = ModelView),
+        (status = 400, description = "Invalid name, tags or body", body = ErrorBody),
+        (status = 409, description = "A model with this name exists", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    ))]
+#[post("/v1/models")]
+pub async fn create_model(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Json<CreateModel>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let new =
+        NewModel { name: ModelName::parse(&body.name)?, description: body.description, tags: Tags::parse(&body.tags)? };
+    let model = state.catalog.create_model(&new, &change_of(&request)?).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/v1/models/{}", model.name)))
+        .json(ModelView::from(model)))
+}
+
+/// List models in name order, optionally filtered by name prefix and tag.
+#[utoipa::path(get, path = "/v1/models", tag = "models", operation_id = "list_models", params(ListModelsQuery),
+    responses(
+        (status = 200, description = "A page of models", body = ModelList),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+    ))]
+#[get("/v1/models")]
+pub async fn list_models(
+    state: web::Data<AppState>,
+    query: web::Query<ListModelsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let filter = ModelFilter { name_prefix: query.prefix, tag: query.tag };
+    let page = state.catalog.list_models(&filter, &page(query.limit, query.cursor)?).await?;
+    Ok(HttpResponse::Ok()
+        .json(ModelList { models: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
+}
+
+/// Get one model.
+#[utoipa::path(get, path = "/v1/models/{name}", tag = "models", operation_id = "get_model",
+    params(("name" = String, Path, description = "Model name")),
+    responses(
+        (status = 200, description = "The model", body = ModelView),
+        (status = 400, description = "Invalid name", body = ErrorBody),
+        (status = 404, description = "No such model", body = ErrorBody),
+    ))]
+#[get("/v1/models/{name}")]
+pub async fn get_model(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let model = state.catalog.get_model(&model_name(&path)?).await?;
+    Ok(HttpResponse::Ok().json(ModelView::from(model)))
+}
+
+/// Change a model's description and/or tags.
+#[utoipa::path(patch, path = "/v1/models/{name}", tag = "models", operation_id = "update_model",
+    request_body = UpdateModel,
+    params(("name" = String, Path, description = "Model name"),
+           ("x-depot-actor" = Option<String>, Header, description = "Who makes the change (audit log)")),
+    responses(
+        (status = 200, description = "The updated model", body = ModelView),
+        (status = 400, description = "Invalid name, tags or body", body = ErrorBody),
+        (status = 404, description = "No such model", body = ErrorBody),
+    ))]
+#[patch("/v1/models/{name}")]
+pub async fn update_model(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<UpdateModel>,
+) -> Result<HttpResponse, ApiError> {
+    let name = model_name(&path)?;
+    let body = body.into_inner();
+    let patch = ModelPatch { description: body.description, tags: body.tags.as_deref().map(Tags::parse).transpose()? };
+    let model = state.catalog.update_model(&name, &patch, &change_of(&request)?).await?;
+    Ok(HttpResponse::Ok().json(ModelView::from(model)))
+}
+
+/// Delete a model. A model that still has versions is kept (409) unless `cascade=true`, which
+/// first deletes every version and every artifact that no other version references.
+#[utoipa::path(delete, path = "/v1/models/{name}", tag = "models", operation_id = "delete_model",
+    params(("name" = String, Path, description = "Model name"), DeleteModelQuery,
+           ("x-depot-actor" = Option<String>, Header, description = "Who makes the change (audit log)"),
+           ("x-depot-reason" = Option<String>, Header, description = "Why (audit log)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Invalid name", body = ErrorBody),
+        (status = 404, description = "No such model", body = ErrorBody),
+        (status = 409, description = "The model has versions and cascade is not set", body = ErrorBody),
+    ))]
+#[delete("/v1/models/{name}")]
+pub async fn delete_model(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<DeleteModelQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let name = model_name(&path)?;
+    let change = change_of(&request)?;
+    if query.cascade {
+        loop {
+            let batch = state.catalog.list_versions(&name, SortOrder::Asc, &page(Some(100), None)?).await?;
+            if batch.items.is_empty() {
+                break;
+            }
+            for version in batch.items {
+                match delete_one_version(&state, &name, version.version, &change).await {
+                    // Deleted by a concurrent request: just as good.
+                    Err(error) if error.code == ErrorCode::VersionNotFound => {}
+                    other => other?,
+                }
+            }
+        }
+    }
+    state.catalog.delete_model(&name, &change).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

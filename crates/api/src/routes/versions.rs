@@ -1,0 +1,233 @@
+use actix_multipart::Multipart;
+use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType, EntityTag};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use depot_catalog::{Change, SortOrder, VersionPatch};
+use depot_domain::{ModelName, Tags, VersionMetadata, VersionNumber};
+
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::request::{change_of, model_name, version_number};
+use crate::routes::page;
+use crate::state::AppState;
+use crate::upload::register_version;
+use crate::views::{ArtifactBytes, ListVersionsQuery, Order, UpdateVersion, UploadForm, VersionList, VersionView};
+
+/// Upload a new version: the artifact and its metadata in one `multipart/form-data` request.
+///
+/// `curl -F 'metadata={"description":"retrain"}' -F artifact=@model.onnx .../v1/models/NAME/versions`.
+/// The artifact is streamed to storage while its SHA-256 is computed and its format recognised;
+/// for ONNX the signature is read from it. The server assigns the next version number.
+#[utoipa::path(post, path = "/v1/models/{name}/versions", tag = "versions", operation_id = "create_version",
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    params(("name" = String, Path, description = "Model name"),
+           ("x-depot-actor" = Option<String>, Header, description = "Who makes the change (audit log)")),
+    responses(
+        (status = 201, description = "Registered", body = VersionView),
+        (status = 400, description = "Invalid form, metadata, tags or digest mismatch", body = ErrorBody),
+        (status = 404, description = "No such model", body = ErrorBody),
+        (status = 413, description = "Artifact larger than the limit", body = ErrorBody),
+        (status = 415, description = "Not multipart, or an artifact of no accepted format", body = ErrorBody),
+        (status = 422, description = "A corrupt ONNX file", body = ErrorBody),
+    ))]
+#[post("/v1/models/{name}/versions")]
+pub async fn create_version(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<String>,
+    form: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    let name = model_name(&path)?;
+    let change = change_of(&request)?;
+    if let Some(length) = declared_length(&request)
+        && length > state.limits.max_artifact_bytes.saturating_add(VersionMetadata::MAX_JSON_BYTES as u64 + 64 * 1024)
+    {
+        return Err(ApiError::new(
+            ErrorCode::ArtifactTooLarge,
+            format!("the upload is {length} bytes; artifacts are limited to {} bytes", state.limits.max_artifact_bytes),
+        ));
+    }
+    let version = register_version(&state, &name, &change, form).await?;
+    tracing::info!(model.name = %version.model, model.version = %version.version, artifact.digest = %version.digest,
+        artifact.size_bytes = version.size_bytes, artifact.format = %version.format, "registered version");
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/v1/models/{}/versions/{}", version.model, version.version)))
+        .json(VersionView::from(version)))
+}
+
+fn declared_length(request: &HttpRequest) -> Option<u64> {
+    request.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+/// List a model's versions, newest first by default.
+#[utoipa::path(get, path = "/v1/models/{name}/versions", tag = "versions", operation_id = "list_versions",
+    params(("name" = String, Path, description = "Model name"), ListVersionsQuery),
+    responses(
+        (status = 200, description = "A page of versions", body = VersionList),
+        (status = 400, description = "Invalid name or query", body = ErrorBody),
+        (status = 404, description = "No such model", body = ErrorBody),
+    ))]
+#[get("/v1/models/{name}/versions")]
+pub async fn list_versions(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<ListVersionsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let name = model_name(&path)?;
+    let query = query.into_inner();
+    let order = match query.order.unwrap_or_default() {
+        Order::Asc => SortOrder::Asc,
+        Order::Desc => SortOrder::Desc,
+    };
+    let page = state.catalog.list_versions(&name, order, &page(query.limit, query.cursor)?).await?;
+    Ok(HttpResponse::Ok().json(VersionList {
+        versions: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+fn model_and_version(path: &(String, String)) -> Result<(ModelName, VersionNumber), ApiError> {
+    Ok((model_name(&path.0)?, version_number(&path.1)?))
+}
+
+/// Get one version.
+#[utoipa::path(get, path = "/v1/models/{name}/versions/{version}", tag = "versions", operation_id = "get_version",
+    params(("name" = String, Path, description = "Model name"), ("version" = u32, Path, description = "Version number")),
+    responses(
+        (status = 200, description = "The version", body = VersionView),
+        (status = 400, description = "Invalid name or version", body = ErrorBody),
+        (status = 404, description = "No such model or version", body = ErrorBody),
+    ))]
+#[get("/v1/models/{name}/versions/{version}")]
+pub async fn get_version(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, number) = model_and_version(&path)?;
+    let version = state.catalog.get_version(&name, number).await?;
+    Ok(HttpResponse::Ok().json(VersionView::from(version)))
+}
+
+/// Change a version's description, tags or metadata. The artifact never changes.
+#[utoipa::path(patch, path = "/v1/models/{name}/versions/{version}", tag = "versions", operation_id = "update_version",
+    request_body = UpdateVersion,
+    params(("name" = String, Path, description = "Model name"), ("version" = u32, Path, description = "Version number"),
+           ("x-depot-actor" = Option<String>, Header, description = "Who makes the change (audit log)")),
+    responses(
+        (status = 200, description = "The updated version", body = VersionView),
+        (status = 400, description = "Invalid name, version, tags or metadata", body = ErrorBody),
+        (status = 404, description = "No such model or version", body = ErrorBody),
+    ))]
+#[patch("/v1/models/{name}/versions/{version}")]
+pub async fn update_version(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Json<UpdateVersion>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, number) = model_and_version(&path)?;
+    let body = body.into_inner();
+    let metadata = body.metadata.map(VersionMetadata::from);
+    if let Some(metadata) = &metadata {
+        metadata.validate()?;
+    }
+    let patch = VersionPatch {
+        description: body.description,
+        tags: body.tags.as_deref().map(Tags::parse).transpose()?,
+        metadata,
+    };
+    let version = state.catalog.update_version(&name, number, &patch, &change_of(&request)?).await?;
+    Ok(HttpResponse::Ok().json(VersionView::from(version)))
+}
+
+/// Delete a version. Its artifact's bytes are deleted too unless another version has the same
+/// digest. The version number is never reused.
+#[utoipa::path(delete, path = "/v1/models/{name}/versions/{version}", tag = "versions", operation_id = "delete_version",
+    params(("name" = String, Path, description = "Model name"), ("version" = u32, Path, description = "Version number"),
+           ("x-depot-actor" = Option<String>, Header, description = "Who makes the change (audit log)"),
+           ("x-depot-reason" = Option<String>, Header, description = "Why (audit log)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Invalid name or version", body = ErrorBody),
+        (status = 404, description = "No such model or version", body = ErrorBody),
+    ))]
+#[delete("/v1/models/{name}/versions/{version}")]
+pub async fn delete_version(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, number) = model_and_version(&path)?;
+    delete_one_version(&state, &name, number, &change_of(&request)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deletes a version and, under its digest's lock, the blob once nothing references it.
+pub(crate) async fn delete_one_version(
+    state: &AppState,
+    name: &ModelName,
+    number: VersionNumber,
+    change: &Change,
+) -> Result<(), ApiError> {
+    let version = state.catalog.get_version(name, number).await?;
+    let mut lock = state.catalog.lock_digest(version.digest).await?;
+    let result = match lock.delete_version(name, number, change).await {
+        Ok(deleted) if !deleted.blob_still_referenced => {
+            if let Err(error) = state.store.delete(deleted.digest).await {
+                // The version is gone; the bytes stay until `depot gc` removes them.
+                tracing::error!(artifact.digest = %deleted.digest, error = %error, "could not delete an unreferenced artifact");
+            }
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(error) => Err(error.into()),
+    };
+    lock.release().await;
+    result
+}
+
+/// Download a version's artifact, streamed, with `ETag` = its digest.
+#[utoipa::path(get, path = "/v1/models/{name}/versions/{version}/artifact", tag = "versions",
+    operation_id = "get_version_artifact",
+    params(("name" = String, Path, description = "Model name"), ("version" = u32, Path, description = "Version number"),
+           ("if-none-match" = Option<String>, Header, description = "An ETag from an earlier download")),
+    responses(
+        (status = 200, description = "The artifact's bytes", content_type = "application/octet-stream", body = ArtifactBytes,
+            headers(("ETag" = String, description = "The quoted digest, such as \"sha256:…\""),
+                    ("Content-Length" = u64, description = "Size in bytes"))),
+        (status = 304, description = "Unchanged since the ETag given"),
+        (status = 400, description = "Invalid name or version", body = ErrorBody),
+        (status = 404, description = "No such model or version", body = ErrorBody),
+    ))]
+#[get("/v1/models/{name}/versions/{version}/artifact")]
+pub async fn download_artifact(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, number) = model_and_version(&path)?;
+    let version = state.catalog.get_version(&name, number).await?;
+    let etag = EntityTag::new_strong(version.digest.to_string());
+    let unchanged = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag.to_string() || t.trim() == "*"));
+    if unchanged {
+        return Ok(HttpResponse::NotModified().insert_header(header::ETag(etag)).finish());
+    }
+    let (size, stream) = state.store.open(version.digest).await?;
+    let extension = match version.format {
+        depot_domain::ArtifactFormat::Onnx => "onnx",
+        depot_domain::ArtifactFormat::Pickle => "pkl",
+        depot_domain::ArtifactFormat::Joblib => "joblib",
+        depot_domain::ArtifactFormat::SavedModel => "savedmodel",
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header(header::ETag(etag))
+        .insert_header(ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: vec![DispositionParam::Filename(format!("{name}-{number}.{extension}"))],
+        })
+        .no_chunking(size)
+        .streaming(stream))
+}

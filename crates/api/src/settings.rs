@@ -1,0 +1,85 @@
+//! The configuration tree. Loaded in layers by the binary (defaults, file, environment) and
+//! validated by [`Settings::validate`] before anything starts.
+
+use depot_catalog::DatabaseConfig;
+use depot_storage::StorageConfig;
+use serde::Deserialize;
+
+/// Everything a server needs to start.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseConfig,
+    pub storage: StorageConfig,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: String,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// Seconds in-flight requests get to finish on shutdown.
+    pub shutdown_timeout_s: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self { listen: "127.0.0.1:8080".to_owned(), workers: 0, shutdown_timeout_s: 30 }
+    }
+}
+
+/// Bounds on what a client may send.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest artifact accepted by an upload, in bytes.
+    pub max_artifact_bytes: u64,
+    /// Largest JSON request body, in bytes.
+    pub max_json_bytes: usize,
+    /// Largest single protobuf message buffered while reading an ONNX signature (one input or
+    /// output description), in bytes.
+    pub max_onnx_message_bytes: usize,
+    /// Deepest nesting of ONNX type descriptions.
+    pub max_onnx_depth: usize,
+    /// Most inputs plus outputs an ONNX model may declare.
+    pub max_onnx_values: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_artifact_bytes: 4 * 1024 * 1024 * 1024,
+            max_json_bytes: 1024 * 1024,
+            max_onnx_message_bytes: 4 * 1024 * 1024,
+            max_onnx_depth: 32,
+            max_onnx_values: 4096,
+        }
+    }
+}
+
+impl Settings {
+    /// Checks what serde cannot; returns every problem found.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() && !self.server.listen.contains(':') {
+            problems.push(format!("server.listen {:?} is not host:port", self.server.listen));
+        }
+        if self.database.url.is_empty() {
+            problems.push("database.url is empty".to_owned());
+        }
+        if self.database.max_connections == 0 {
+            problems.push("database.max_connections must be at least 1".to_owned());
+        }
+        if self.storage.url.is_empty() {
+            problems.push("storage.url is empty".to_owned());
+        }
+        if self.limits.max_artifact_bytes == 0 || self.limits.max_json_bytes == 0 {
+            problems.push("limits must be positive".to_owned());
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+}

@@ -1,0 +1,24 @@
+use depot_catalog::Catalog;
+use depot_serialization::InspectLimits;
+use depot_storage::ArtifactStore;
+
+use crate::Limits;
+
+/// What every handler shares. Cheap to clone; holds no registry state of its own.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub catalog: Catalog,
+    pub store: ArtifactStore,
+    pub limits: Limits,
+}
+
+impl AppState {
+    pub fn inspect_limits(&self) -> InspectLimits {
+        InspectLimits {
+            max_artifact_bytes: self.limits.max_artifact_bytes,
+            max_message_bytes: self.limits.max_onnx_message_bytes,
+            max_depth: self.limits.max_onnx_depth,
+            max_values: self.limits.max_onnx_values,
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! The `depot` binary: the server and its administrative commands.
+//!
+//! Thin by design: it reads configuration, sets up logging and calls into `depot-api`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use depot_api::{Application, Settings};
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+
+mod telemetry;
+
+/// Depot: model registry and deployment server.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (TOML). Defaults to ./depot.toml when it exists. Environment variables
+    /// `DEPOT_<SECTION>__<KEY>` (such as DEPOT_DATABASE__URL) override it.
+    #[arg(long, short, env = "DEPOT_CONFIG", global = true)]
+    config: Option<PathBuf>,
+
+    /// Log format: `text` for people, `json` for log collectors. The level comes from RUST_LOG
+    /// (default `info`).
+    #[arg(long, env = "DEPOT_LOG_FORMAT", default_value = "text", global = true)]
+    log_format: telemetry::LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (creating and migrating the database when configured to).
+    Serve,
+    /// Create the database if missing and apply pending migrations, then exit.
+    Migrate,
+    /// Print the effective configuration, secrets redacted.
+    Config,
+    /// Print the OpenAPI document, or write it to a file.
+    Openapi {
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+fn load_settings(path: Option<&PathBuf>) -> anyhow::Result<Settings> {
+    let mut figment = Figment::new();
+    match path {
+        Some(path) => {
+            anyhow::ensure!(path.exists(), "configuration file {} does not exist", path.display());
+            figment = figment.merge(Toml::file(path));
+        }
+        None => figment = figment.merge(Toml::file("depot.toml")),
+    }
+    let env = Env::prefixed("DEPOT_")
+        .split("__")
+        .filter(|key| !matches!(key.as_str(), "config" | "log_format") && !key.as_str().starts_with("test_"));
+    let settings: Settings = figment.merge(env).extract().context("reading configuration")?;
+    if let Err(problems) = settings.validate() {
+        anyhow::bail!("invalid configuration:\n  {}", problems.join("\n  "));
+    }
+    Ok(settings)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    match cli.command {
+        Command::Serve => {
+            let settings = load_settings(cli.config.as_ref())?;
+            tracing::info!(config = ?settings, "starting");
+            let app = Application::build(settings).await?;
+            let address = app.address();
+            tracing::info!(address = %address, "listening");
+            println!("Depot listening on http://{address} (API docs: http://{address}/docs/)");
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            let mut settings = load_settings(cli.config.as_ref())?;
+            settings.database.create_if_missing = true;
+            settings.database.migrate_on_start = true;
+            depot_api::migrate(&settings.database).await?;
+            println!("database is up to date");
+        }
+        Command::Config => {
+            let settings = load_settings(cli.config.as_ref())?;
+            println!("{settings:#?}");
+        }
+        Command::Openapi { output } => {
+            let document = depot_api::openapi::document();
+            match output {
+                Some(path) => std::fs::write(&path, document).with_context(|| format!("writing {}", path.display()))?,
+                None => print!("{document}"),
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test against the real things: PostgreSQL (started if down), an S3-compatible
+# server (moto, started here on a free loopback port and stopped afterwards) and ONNX Runtime
+# (fetched from the onnxruntime wheel). Extra arguments go to `cargo test`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+scripts/ensure-postgres.sh
+scripts/setup-python.sh
+if [ -x scripts/fetch-onnxruntime.sh ]; then
+  export DEPOT_ORT_LIBRARY=${DEPOT_ORT_LIBRARY:-$(scripts/fetch-onnxruntime.sh)}
+fi
+
+# Databases of earlier runs (each test makes its own).
+psql -h 127.0.0.1 -U postgres -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'depot\_test\_%'" |
+  while read -r db; do psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null; done
+
+port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+.venv/bin/moto_server -H 127.0.0.1 -p "$port" >"${TMPDIR:-/tmp}/depot-moto.log" 2>&1 &
+moto=$!
+trap 'kill $moto 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do
+  curl -fsS "http://127.0.0.1:$port/" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+export DEPOT_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+
+cargo test --workspace --locked "$@"
