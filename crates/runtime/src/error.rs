@@ -1,0 +1,66 @@
+use std::error::Error as StdError;
+use std::path::PathBuf;
+
+use depot_domain::{Digest, ValidationError};
+
+/// Everything the runtime can refuse or fail at. Cloneable, so one failed load or batched run
+/// can be reported to every caller that waited on it; foreign errors are kept as their full
+/// cause chain in `reason`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RuntimeError {
+    /// The ONNX Runtime library is missing or cannot be loaded (a start-up error).
+    #[error(
+        "the ONNX Runtime library {} is unavailable: {reason}. Run scripts/fetch-onnxruntime.sh to fetch it, \
+         or point the runtime's library_path at libonnxruntime.so.1.31.0",
+        path.display()
+    )]
+    LibraryUnavailable { path: PathBuf, reason: String },
+    /// A configuration value the runtime cannot work with (a start-up error).
+    #[error("invalid runtime configuration: {reason}")]
+    InvalidConfig { reason: String },
+    /// The caller's `fetch` future failed; nothing is cached.
+    #[error("fetching the model artifact failed: {reason}")]
+    Fetch { reason: String },
+    /// The fetched artifact is not the one registered (storage corruption or tampering); no
+    /// session was created and nothing is cached.
+    #[error("the model artifact's digest is {actual}, but {expected} was registered; the artifact is not loaded")]
+    DigestMismatch { expected: Digest, actual: Digest },
+    /// ONNX Runtime refused the artifact, the signature does not match the model or cannot be
+    /// served, or the warm-up run failed; nothing is cached.
+    #[error("loading the model failed: {reason}")]
+    LoadFailed { reason: String },
+    /// The request's inputs do not fit the signature (a client error).
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// An input fits the signature but holds a value ONNX Runtime cannot take (a client error).
+    #[error("input {name:?} cannot be passed to ONNX Runtime: {reason}")]
+    Unrepresentable { name: String, reason: String },
+    /// Every session is busy and the version's queue is full: retry later (HTTP 429).
+    #[error("too many requests are waiting for this model version (at most {limit} may wait); retry later")]
+    Overloaded { limit: usize },
+    /// ONNX Runtime failed while running a valid request, or its output could not be read.
+    #[error("inference failed: {reason}")]
+    Inference { reason: String },
+}
+
+impl RuntimeError {
+    pub(crate) fn load(reason: impl Into<String>) -> Self {
+        Self::LoadFailed { reason: reason.into() }
+    }
+
+    pub(crate) fn inference(reason: impl Into<String>) -> Self {
+        Self::Inference { reason: reason.into() }
+    }
+}
+
+/// `error: cause: cause`, the whole chain on one line.
+pub(crate) fn chain(error: &(dyn StdError + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
