@@ -35,6 +35,7 @@ mod detect;
 mod input;
 mod onnx;
 mod pickle;
+pub mod tensors;
 
 use std::io::Read;
 
