@@ -1,9 +1,11 @@
 //! End-to-end tests: the real server over real PostgreSQL, a real S3-compatible server (moto) or
 //! a local directory, and (for serving) a real ONNX Runtime. Run them with `scripts/test.sh`.
 
+mod deployments;
 mod docs;
 mod health;
 mod models;
+mod serving;
 mod uploads;
 mod versions;
 

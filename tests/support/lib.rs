@@ -30,6 +30,13 @@ pub fn s3_endpoint() -> String {
     )
 }
 
+/// The ONNX Runtime library `scripts/fetch-onnxruntime.sh` fetched.
+pub fn ort_library() -> PathBuf {
+    std::env::var_os("DEPOT_ORT_LIBRARY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.depot/lib/libonnxruntime.so.1.31.0"))
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
 }
@@ -56,6 +63,7 @@ pub async fn test_settings(backend: Backend) -> anyhow::Result<(Settings, Option
     settings.server.workers = 2;
     settings.database.url = format!("{}/depot_test_{}", postgres_url(), uuid::Uuid::new_v4().simple());
     settings.database.max_connections = 20;
+    settings.runtime.library_path = ort_library();
     let dir = match backend {
         Backend::Local => {
             let dir = tempfile::tempdir()?;

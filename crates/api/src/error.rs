@@ -11,7 +11,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use depot_catalog::CatalogError;
 use depot_domain::{DigestError, MetadataError, NameError};
+use depot_runtime::RuntimeError;
 use depot_serialization::InspectError;
+use depot_serialization::tensors::EncodingError;
 use depot_storage::StorageError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -57,17 +59,31 @@ error_codes! {
     InvalidCursor => (BAD_REQUEST, "invalid_cursor"),
     DigestMismatch => (BAD_REQUEST, "digest_mismatch"),
     MissingArtifact => (BAD_REQUEST, "missing_artifact"),
+    InvalidInput => (BAD_REQUEST, "invalid_input"),
+    InvalidBatching => (BAD_REQUEST, "invalid_batching"),
+    InvalidAlias => (BAD_REQUEST, "invalid_alias"),
+    InvalidCanary => (BAD_REQUEST, "invalid_canary"),
     ModelNotFound => (NOT_FOUND, "model_not_found"),
     VersionNotFound => (NOT_FOUND, "version_not_found"),
     RouteNotFound => (NOT_FOUND, "route_not_found"),
+    AliasNotFound => (NOT_FOUND, "alias_not_found"),
+    DeploymentNotFound => (NOT_FOUND, "deployment_not_found"),
+    CanaryNotFound => (NOT_FOUND, "canary_not_found"),
     MethodNotAllowed => (METHOD_NOT_ALLOWED, "method_not_allowed"),
     ModelExists => (CONFLICT, "model_exists"),
     ModelNotEmpty => (CONFLICT, "model_not_empty"),
+    VersionNotServable => (CONFLICT, "version_not_servable"),
+    VersionInUse => (CONFLICT, "version_in_use"),
+    NothingToRollBack => (CONFLICT, "nothing_to_roll_back"),
     ArtifactTooLarge => (PAYLOAD_TOO_LARGE, "artifact_too_large"),
     PayloadTooLarge => (PAYLOAD_TOO_LARGE, "payload_too_large"),
     UnsupportedFormat => (UNSUPPORTED_MEDIA_TYPE, "unsupported_format"),
     UnsupportedMediaType => (UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
     CorruptArtifact => (UNPROCESSABLE_ENTITY, "corrupt_artifact"),
+    ModelLoadFailed => (UNPROCESSABLE_ENTITY, "model_load_failed"),
+    Overloaded => (TOO_MANY_REQUESTS, "overloaded"),
+    ArtifactIntegrity => (INTERNAL_SERVER_ERROR, "artifact_integrity"),
+    InferenceFailed => (INTERNAL_SERVER_ERROR, "inference_failed"),
     Unavailable => (SERVICE_UNAVAILABLE, "unavailable"),
     Internal => (INTERNAL_SERVER_ERROR, "internal"),
 }
@@ -152,6 +168,11 @@ impl From<CatalogError> for ApiError {
             CatalogError::ModelExists { .. } => Self::new(ErrorCode::ModelExists, message),
             CatalogError::ModelNotEmpty { .. } => Self::new(ErrorCode::ModelNotEmpty, message),
             CatalogError::InvalidCursor { .. } => Self::new(ErrorCode::InvalidCursor, message),
+            CatalogError::AliasNotFound { .. } => Self::new(ErrorCode::AliasNotFound, message),
+            CatalogError::NotDeployed { .. } => Self::new(ErrorCode::DeploymentNotFound, message),
+            CatalogError::NoCanary { .. } => Self::new(ErrorCode::CanaryNotFound, message),
+            CatalogError::NothingToRollBack { .. } => Self::new(ErrorCode::NothingToRollBack, message),
+            CatalogError::VersionInUse { .. } => Self::new(ErrorCode::VersionInUse, message),
             CatalogError::Unavailable(_) => Self::unavailable("the database", error),
             CatalogError::Corrupt { .. } | CatalogError::Database(_) | CatalogError::Migrate(_) => {
                 Self::internal(error)
@@ -182,6 +203,34 @@ impl From<InspectError> for ApiError {
     }
 }
 
+impl From<RuntimeError> for ApiError {
+    fn from(error: RuntimeError) -> Self {
+        let message = error.to_string();
+        match error {
+            RuntimeError::Invalid(_) | RuntimeError::Unrepresentable { .. } => {
+                Self::new(ErrorCode::InvalidInput, message)
+            }
+            RuntimeError::Overloaded { .. } => Self::new(ErrorCode::Overloaded, message),
+            // Says which version and that it will not be served; no internals.
+            RuntimeError::DigestMismatch { .. } => Self::new(ErrorCode::ArtifactIntegrity, message),
+            // ONNX Runtime refused the uploaded model (an operator it lacks, say): the artifact's
+            // fault, so a 4xx that says why.
+            RuntimeError::LoadFailed { .. } => Self::new(ErrorCode::ModelLoadFailed, message),
+            RuntimeError::Fetch { .. } => Self::unavailable("artifact storage", error),
+            RuntimeError::Inference { .. } => {
+                Self::new(ErrorCode::InferenceFailed, "inference failed").with_source(error)
+            }
+            RuntimeError::LibraryUnavailable { .. } | RuntimeError::InvalidConfig { .. } => Self::internal(error),
+        }
+    }
+}
+
+impl From<EncodingError> for ApiError {
+    fn from(error: EncodingError) -> Self {
+        Self::new(ErrorCode::InvalidInput, error.to_string())
+    }
+}
+
 impl From<NameError> for ApiError {
     fn from(error: NameError) -> Self {
         let code = match error {
@@ -190,6 +239,7 @@ impl From<NameError> for ApiError {
             }
             NameError::InvalidTag { .. } | NameError::TooManyTags { .. } => ErrorCode::InvalidTag,
             NameError::InvalidVersion { .. } => ErrorCode::InvalidVersion,
+            NameError::InvalidAlias { .. } => ErrorCode::InvalidAlias,
         };
         Self::new(code, error.to_string())
     }
@@ -220,7 +270,13 @@ mod tests {
         let mut seen = HashSet::new();
         for code in ErrorCode::ALL {
             assert!(seen.insert(code.as_str()), "duplicate code {}", code.as_str());
-            let server_side = matches!(code, ErrorCode::Internal | ErrorCode::Unavailable);
+            let server_side = matches!(
+                code,
+                ErrorCode::Internal
+                    | ErrorCode::Unavailable
+                    | ErrorCode::ArtifactIntegrity
+                    | ErrorCode::InferenceFailed
+            );
             assert_eq!(code.status().is_server_error(), server_side, "{code:?}");
         }
     }

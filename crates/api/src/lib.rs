@@ -11,13 +11,14 @@ pub mod error;
 pub mod openapi;
 mod request;
 mod routes;
+mod serving;
 pub mod settings;
 mod startup;
 mod state;
 mod upload;
 mod views;
 
-pub use settings::{Limits, ServerSettings, Settings};
+pub use settings::{Limits, ServerSettings, ServingSettings, Settings};
 pub use startup::Application;
 
 /// Creates the database if missing and applies pending migrations.

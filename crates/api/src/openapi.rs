@@ -4,7 +4,7 @@
 use utoipa::OpenApi;
 
 use crate::error::ErrorBody;
-use crate::routes::{audit, health, models, versions};
+use crate::routes::{audit, deployments, health, models, oip, predict, versions};
 use crate::views::*;
 
 #[derive(Debug, OpenApi)]
@@ -30,6 +30,29 @@ use crate::views::*;
         versions::delete_version,
         versions::download_artifact,
         audit::list_audit,
+        deployments::get_deployment,
+        deployments::deploy,
+        deployments::rollback,
+        deployments::undeploy,
+        deployments::set_canary,
+        deployments::promote_canary,
+        deployments::abort_canary,
+        deployments::history,
+        deployments::list_aliases,
+        deployments::get_alias,
+        deployments::set_alias,
+        deployments::delete_alias,
+        predict::predict_version,
+        predict::predict_deployed,
+        oip::server_metadata,
+        oip::live,
+        oip::ready,
+        oip::model_version_metadata,
+        oip::model_metadata,
+        oip::model_version_ready,
+        oip::model_ready,
+        oip::infer_version,
+        oip::infer_deployed,
     ),
     components(schemas(ErrorBody, UploadMetadata)),
     tags(
@@ -37,6 +60,10 @@ use crate::views::*;
         (name = "models", description = "Registered models"),
         (name = "versions", description = "Immutable, content-addressed model versions"),
         (name = "audit", description = "The append-only record of every change"),
+        (name = "deployments", description = "Deploy, canary and roll back; the history of every change"),
+        (name = "aliases", description = "Named pointers to versions, usable wherever a version number goes in a prediction route"),
+        (name = "predict", description = "Predictions over Depot's simple JSON API"),
+        (name = "inference (v2)", description = "The Open Inference Protocol v2 (KServe/Triton), binary tensor extension included"),
     )
 )]
 pub struct ApiDoc;

@@ -2,7 +2,7 @@
 
 use actix_web::HttpRequest;
 use depot_catalog::Change;
-use depot_domain::{ModelName, VersionNumber};
+use depot_domain::{AliasName, ModelName, VersionNumber, VersionRef};
 
 use crate::error::ApiError;
 
@@ -36,4 +36,12 @@ pub fn model_name(raw: &str) -> Result<ModelName, ApiError> {
 
 pub fn version_number(raw: &str) -> Result<VersionNumber, ApiError> {
     Ok(VersionNumber::parse(raw)?)
+}
+
+pub fn version_ref(raw: &str) -> Result<VersionRef, ApiError> {
+    Ok(VersionRef::parse(raw)?)
+}
+
+pub fn alias_name(raw: &str) -> Result<AliasName, ApiError> {
+    Ok(AliasName::parse(raw)?)
 }

@@ -2,6 +2,7 @@
 //! validated by [`Settings::validate`] before anything starts.
 
 use depot_catalog::DatabaseConfig;
+use depot_runtime::RuntimeConfig;
 use depot_storage::StorageConfig;
 use serde::Deserialize;
 
@@ -13,6 +14,24 @@ pub struct Settings {
     pub database: DatabaseConfig,
     pub storage: StorageConfig,
     pub limits: Limits,
+    pub runtime: RuntimeConfig,
+    pub serving: ServingSettings,
+}
+
+/// How prediction requests find their version.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServingSettings {
+    /// How long a replica reuses what it read of a version (digest, signature, batching) before
+    /// reading it again from the database. Bounds how long a deleted version or a changed
+    /// batching policy can still be seen by a replica that did not make the change.
+    pub resolve_ttl_ms: u64,
+}
+
+impl Default for ServingSettings {
+    fn default() -> Self {
+        Self { resolve_ttl_ms: 1000 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -40,6 +59,8 @@ pub struct Limits {
     pub max_artifact_bytes: u64,
     /// Largest JSON request body, in bytes.
     pub max_json_bytes: usize,
+    /// Largest prediction request body (`/v1/.../predict`, `/v2/.../infer`), in bytes.
+    pub max_predict_bytes: usize,
     /// Largest single protobuf message buffered while reading an ONNX signature (one input or
     /// output description), in bytes.
     pub max_onnx_message_bytes: usize,
@@ -54,6 +75,7 @@ impl Default for Limits {
         Self {
             max_artifact_bytes: 4 * 1024 * 1024 * 1024,
             max_json_bytes: 1024 * 1024,
+            max_predict_bytes: 64 * 1024 * 1024,
             max_onnx_message_bytes: 4 * 1024 * 1024,
             max_onnx_depth: 32,
             max_onnx_values: 4096,
@@ -77,7 +99,11 @@ impl Settings {
         if self.storage.url.is_empty() {
             problems.push("storage.url is empty".to_owned());
         }
-        if self.limits.max_artifact_bytes == 0 || self.limits.max_json_bytes == 0 {
+        if let Err(error) = self.runtime.validate() {
+            problems.push(format!("runtime: {error}"));
+        }
+        if self.limits.max_artifact_bytes == 0 || self.limits.max_json_bytes == 0 || self.limits.max_predict_bytes == 0
+        {
             problems.push("limits must be positive".to_owned());
         }
         if problems.is_empty() { Ok(()) } else { Err(problems) }

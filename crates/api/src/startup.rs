@@ -6,7 +6,10 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::Context;
+use std::sync::Arc;
+
 use depot_catalog::Catalog;
+use depot_runtime::Runtime;
 use depot_storage::ArtifactStore;
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
@@ -15,7 +18,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::Settings;
 use crate::error::{ApiError, ErrorCode};
 use crate::openapi::ApiDoc;
-use crate::routes::{audit, health, models, versions};
+use crate::routes::{audit, deployments, health, models, oip, predict, versions};
+use crate::serving::{Resolver, follow_changes};
 use crate::state::AppState;
 
 /// A server bound to its address, ready to run.
@@ -23,6 +27,7 @@ pub struct Application {
     address: SocketAddr,
     server: Server,
     catalog: Catalog,
+    follower: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Application {
@@ -45,11 +50,19 @@ impl Application {
         if let Err(problems) = settings.validate() {
             anyhow::bail!("invalid configuration: {}", problems.join("; "));
         }
+        let runtime = Runtime::new(settings.runtime.clone()).context("starting ONNX Runtime")?;
         let catalog = Catalog::connect(&settings.database).await.context("connecting to PostgreSQL")?;
         let listener = TcpListener::bind(&settings.server.listen)
             .with_context(|| format!("binding {}", settings.server.listen))?;
         let address = listener.local_addr()?;
-        let state = AppState { catalog: catalog.clone(), store, limits: settings.limits.clone() };
+        let state = AppState {
+            catalog: catalog.clone(),
+            store,
+            limits: settings.limits.clone(),
+            runtime,
+            resolver: Arc::new(Resolver::new(Duration::from_millis(settings.serving.resolve_ttl_ms))),
+        };
+        let follower = tokio::spawn(follow_changes(state.clone()));
         let json_limit = settings.limits.max_json_bytes;
         let server = HttpServer::new(move || {
             App::new()
@@ -71,7 +84,7 @@ impl Application {
         .shutdown_timeout(settings.server.shutdown_timeout_s);
         let server = if settings.server.workers > 0 { server.workers(settings.server.workers) } else { server };
         let server = server.listen(listener)?.run();
-        Ok(Self { address, server, catalog })
+        Ok(Self { address, server, catalog, follower })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -82,6 +95,7 @@ impl Application {
     /// finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.follower.abort();
         tokio::time::timeout(Duration::from_secs(5), self.catalog.close()).await.ok();
         result
     }
@@ -107,7 +121,30 @@ fn routes(config: &mut web::ServiceConfig) {
         .service(versions::update_version)
         .service(versions::delete_version)
         .service(versions::download_artifact)
-        .service(audit::list_audit);
+        .service(audit::list_audit)
+        .service(deployments::get_deployment)
+        .service(deployments::deploy)
+        .service(deployments::rollback)
+        .service(deployments::undeploy)
+        .service(deployments::set_canary)
+        .service(deployments::promote_canary)
+        .service(deployments::abort_canary)
+        .service(deployments::history)
+        .service(deployments::list_aliases)
+        .service(deployments::get_alias)
+        .service(deployments::set_alias)
+        .service(deployments::delete_alias)
+        .service(predict::predict_version)
+        .service(predict::predict_deployed)
+        .service(oip::server_metadata)
+        .service(oip::live)
+        .service(oip::ready)
+        .service(oip::model_version_metadata)
+        .service(oip::model_metadata)
+        .service(oip::model_version_ready)
+        .service(oip::model_ready)
+        .service(oip::infer_version)
+        .service(oip::infer_deployed);
 }
 
 fn json_config(limit: usize) -> web::JsonConfig {

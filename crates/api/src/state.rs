@@ -1,8 +1,12 @@
+use std::sync::Arc;
+
 use depot_catalog::Catalog;
+use depot_runtime::Runtime;
 use depot_serialization::InspectLimits;
 use depot_storage::ArtifactStore;
 
 use crate::Limits;
+use crate::serving::Resolver;
 
 /// What every handler shares. Cheap to clone; holds no registry state of its own.
 #[derive(Debug, Clone)]
@@ -10,6 +14,8 @@ pub struct AppState {
     pub catalog: Catalog,
     pub store: ArtifactStore,
     pub limits: Limits,
+    pub runtime: Runtime,
+    pub resolver: Arc<Resolver>,
 }
 
 impl AppState {

@@ -249,6 +249,8 @@ pub struct VersionView {
     pub metadata: MetadataView,
     pub description: String,
     pub tags: Vec<String>,
+    /// Dynamic batching when serving; absent when off.
+    pub batching: Option<BatchingView>,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
     pub updated_at: DateTime<Utc>,
@@ -273,6 +275,7 @@ impl From<Version> for VersionView {
             metadata: v.metadata.into(),
             description: v.description,
             tags: v.tags,
+            batching: v.batching.map(Into::into),
             created_at: v.created_at,
             created_by: v.created_by,
             updated_at: v.updated_at,
@@ -323,6 +326,10 @@ pub struct UpdateVersion {
     pub tags: Option<Vec<String>>,
     /// Replaces the whole metadata document.
     pub metadata: Option<MetadataView>,
+    /// Turns dynamic batching on with this policy, or off with `null`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<BatchingView>)]
+    pub batching: Option<Option<BatchingView>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -379,3 +386,285 @@ pub struct Readiness {
 #[derive(Debug, ToSchema)]
 #[schema(value_type = String, format = Binary)]
 pub struct ArtifactBytes(#[allow(dead_code)] pub Vec<u8>);
+
+/// A prediction request of the simple JSON API.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct PredictRequest {
+    /// Inputs by name: nested arrays, or `{"data": [...], "shape": [...]}`.
+    #[schema(value_type = Object, example = json!({"x": [[5.1, 3.5, 1.4, 0.2]]}))]
+    pub inputs: BTreeMap<String, serde_json::Value>,
+}
+
+/// A prediction: outputs by name, and the version that computed them.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct PredictResponse {
+    pub model: String,
+    pub version: u32,
+    /// Outputs by name: `{"datatype": "FP32", "shape": [1, 3], "data": [[...]]}`.
+    #[schema(value_type = Object, example = json!({"y": {"datatype": "FP32", "shape": [1, 3], "data": [[0.1, 0.7, 0.2]]}}))]
+    pub outputs: BTreeMap<String, serde_json::Value>,
+}
+
+/// The Open Inference Protocol's error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OipErrorBody {
+    pub error: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OipServerMetadata {
+    pub name: String,
+    pub version: String,
+    pub extensions: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OipTensorMetadata {
+    pub name: String,
+    #[schema(example = "FP32")]
+    pub datatype: String,
+    /// `-1` for a dynamic dimension.
+    #[schema(example = json!([-1, 4]))]
+    pub shape: Vec<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OipModelMetadata {
+    pub name: String,
+    pub versions: Vec<String>,
+    #[schema(example = "onnxruntime_onnx")]
+    pub platform: String,
+    pub inputs: Vec<OipTensorMetadata>,
+    pub outputs: Vec<OipTensorMetadata>,
+}
+
+/// An inference request tensor.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct OipRequestInput {
+    pub name: String,
+    pub shape: Vec<i64>,
+    pub datatype: String,
+    /// `{"binary_data_size": N}` when the tensor's bytes follow the JSON header.
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<serde_json::Value>,
+    /// Row-major elements, flat or nested; absent with `binary_data_size`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub data: Option<serde_json::Value>,
+}
+
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct OipRequestOutput {
+    pub name: String,
+    /// `{"binary_data": true}` to get this output as raw bytes.
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<serde_json::Value>,
+}
+
+/// An inference request (Open Inference Protocol v2).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct OipInferRequest {
+    pub id: Option<String>,
+    /// `{"binary_data_output": true}` to get every output as raw bytes.
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<serde_json::Value>,
+    pub inputs: Vec<OipRequestInput>,
+    pub outputs: Option<Vec<OipRequestOutput>>,
+}
+
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct OipResponseOutput {
+    pub name: String,
+    pub shape: Vec<i64>,
+    pub datatype: String,
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<serde_json::Value>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub data: Option<serde_json::Value>,
+}
+
+/// An inference response (Open Inference Protocol v2).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct OipInferResponse {
+    pub model_name: String,
+    pub model_version: String,
+    pub id: Option<String>,
+    pub outputs: Vec<OipResponseOutput>,
+}
+
+/// Dynamic batching of a version when serving.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchingView {
+    /// Most rows per inference run, 2-1024.
+    #[schema(example = 32)]
+    pub max_batch_size: u32,
+    /// Longest a request waits for companions, 0-1000 ms.
+    #[schema(example = 2)]
+    pub max_queue_delay_ms: u32,
+}
+
+impl From<depot_domain::BatchPolicy> for BatchingView {
+    fn from(p: depot_domain::BatchPolicy) -> Self {
+        Self { max_batch_size: p.max_batch_size, max_queue_delay_ms: p.max_queue_delay_ms }
+    }
+}
+
+impl From<BatchingView> for depot_domain::BatchPolicy {
+    fn from(p: BatchingView) -> Self {
+        Self { max_batch_size: p.max_batch_size, max_queue_delay_ms: p.max_queue_delay_ms }
+    }
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// A second version taking a share of the version-less traffic.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CanaryView {
+    pub version: u32,
+    /// Share of requests, 1-99.
+    pub percent: u8,
+}
+
+/// What a model's version-less routes serve.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeploymentView {
+    pub model: String,
+    pub version: u32,
+    pub canary: Option<CanaryView>,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+impl From<depot_catalog::Deployment> for DeploymentView {
+    fn from(d: depot_catalog::Deployment) -> Self {
+        Self {
+            model: d.model.to_string(),
+            version: d.version.get(),
+            canary: d.canary.map(|c| CanaryView { version: c.version.get(), percent: c.percent }),
+            updated_at: d.updated_at,
+            updated_by: d.updated_by,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeployRequest {
+    /// The version to serve.
+    pub version: u32,
+    /// Why (audit log); overrides the x-depot-reason header.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    /// Roll back to this version; by default to the one deployed before the current one.
+    pub version: Option<u32>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryRequest {
+    pub version: u32,
+    /// Share of version-less requests it gets, 1-99.
+    pub percent: u8,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonRequest {
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AliasView {
+    pub model: String,
+    #[schema(example = "champion")]
+    pub alias: String,
+    pub version: u32,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+impl From<depot_catalog::Alias> for AliasView {
+    fn from(a: depot_catalog::Alias) -> Self {
+        Self {
+            model: a.model.to_string(),
+            alias: a.alias.to_string(),
+            version: a.version.get(),
+            updated_at: a.updated_at,
+            updated_by: a.updated_by,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AliasList {
+    pub aliases: Vec<AliasView>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetAliasRequest {
+    pub version: u32,
+    pub reason: Option<String>,
+}
+
+/// One deployment or alias change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryEntryView {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    /// `deployment.deploy`, `deployment.rollback`, `deployment.canary`, `deployment.promote`,
+    /// `deployment.abort_canary`, `deployment.undeploy`, `alias.set` or `alias.delete`.
+    pub action: String,
+    /// The alias changed, for `alias.*`.
+    pub alias: Option<String>,
+    /// The version served (or pointed at) before.
+    pub from: Option<i64>,
+    /// The version served (or pointed at) after.
+    pub to: Option<i64>,
+    pub reason: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+impl From<AuditEntry> for HistoryEntryView {
+    fn from(e: AuditEntry) -> Self {
+        Self {
+            id: e.id,
+            at: e.at,
+            actor: e.actor,
+            alias: e.details["alias"].as_str().map(str::to_owned),
+            from: e.details["from"].as_i64(),
+            to: e.details["to"].as_i64(),
+            action: e.action,
+            reason: e.reason,
+            details: e.details,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryList {
+    pub entries: Vec<HistoryEntryView>,
+    pub next_cursor: Option<String>,
+}

@@ -1,4 +1,4 @@
-use depot_domain::{ModelName, VersionNumber};
+use depot_domain::{AliasName, ModelName, VersionNumber};
 
 /// Failures of catalog operations.
 #[derive(Debug, thiserror::Error)]
@@ -11,6 +11,18 @@ pub enum CatalogError {
     ModelExists { name: ModelName },
     #[error("model '{name}' still has {versions} version(s); delete them first or pass cascade=true")]
     ModelNotEmpty { name: ModelName, versions: i64 },
+    #[error("model '{name}' has no alias '{alias}'")]
+    AliasNotFound { name: ModelName, alias: AliasName },
+    #[error("model '{name}' is not deployed")]
+    NotDeployed { name: ModelName },
+    #[error("model '{name}' has no canary")]
+    NoCanary { name: ModelName },
+    #[error(
+        "nothing to roll back to: version {version} of '{name}' is the first one deployed; name a version to roll back to"
+    )]
+    NothingToRollBack { name: ModelName, version: VersionNumber },
+    #[error("version {version} of '{name}' is in use by {}; move or remove them first", users.join(", "))]
+    VersionInUse { name: ModelName, version: VersionNumber, users: Vec<String> },
     #[error("cursor {cursor:?} is not one this listing returned")]
     InvalidCursor { cursor: String },
     #[error("a stored row is invalid: {reason}")]

@@ -10,6 +10,7 @@
 
 mod audit;
 mod connect;
+mod deployments;
 mod error;
 mod lock;
 mod models;
@@ -18,6 +19,7 @@ mod versions;
 
 pub use audit::{AuditEntry, Change};
 pub use connect::{Catalog, DatabaseConfig};
+pub use deployments::{Alias, Canary, Deployment, SERVING_CHANNEL, ServingListener};
 pub use error::CatalogError;
 pub use lock::DigestLock;
 pub use models::{Model, ModelFilter, ModelPatch, NewModel};

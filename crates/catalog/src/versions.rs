@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use depot_domain::{ArtifactFormat, Digest, ModelName, Signature, Tags, VersionMetadata, VersionNumber};
+use depot_domain::{ArtifactFormat, BatchPolicy, Digest, ModelName, Signature, Tags, VersionMetadata, VersionNumber};
 use serde_json::{Value, json};
 use sqlx::FromRow;
 use sqlx::types::Json;
@@ -24,6 +24,8 @@ pub struct Version {
     pub metadata: VersionMetadata,
     pub description: String,
     pub tags: Vec<String>,
+    /// Dynamic batching when serving, if enabled.
+    pub batching: Option<BatchPolicy>,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
     pub updated_at: DateTime<Utc>,
@@ -49,6 +51,8 @@ pub struct VersionPatch {
     pub description: Option<String>,
     pub tags: Option<Tags>,
     pub metadata: Option<VersionMetadata>,
+    /// `Some(None)` turns batching off.
+    pub batching: Option<Option<BatchPolicy>>,
 }
 
 /// What deleting a version left behind.
@@ -73,6 +77,7 @@ struct VersionRow {
     metadata: Json<VersionMetadata>,
     description: String,
     tags: Vec<String>,
+    batching: Option<Json<BatchPolicy>>,
     created_at: DateTime<Utc>,
     created_by: String,
     updated_at: DateTime<Utc>,
@@ -98,6 +103,7 @@ impl TryFrom<VersionRow> for Version {
             metadata: row.metadata.0,
             description: row.description,
             tags: row.tags,
+            batching: row.batching.map(|b| b.0),
             created_at: row.created_at,
             created_by: row.created_by,
             updated_at: row.updated_at,
@@ -106,7 +112,7 @@ impl TryFrom<VersionRow> for Version {
 }
 
 const SELECT_VERSION: &str = "SELECT m.name AS model, v.version, v.digest, v.size_bytes, v.format, v.servable,
-        v.unservable_reason, v.signature, v.onnx, v.metadata, v.description, v.tags, v.created_at, v.created_by,
+        v.unservable_reason, v.signature, v.onnx, v.metadata, v.description, v.tags, v.batching, v.created_at, v.created_by,
         v.updated_at
     FROM versions v JOIN models m ON m.id = v.model_id";
 
@@ -174,7 +180,8 @@ impl Catalog {
         let mut tx = self.pool.begin().await?;
         let updated = sqlx::query(
             "UPDATE versions v SET description = COALESCE($3, v.description), tags = COALESCE($4, v.tags),
-                 metadata = COALESCE($5, v.metadata), updated_at = now()
+                 metadata = COALESCE($5, v.metadata),
+                 batching = CASE WHEN $6 THEN $7 ELSE v.batching END, updated_at = now()
              FROM models m WHERE m.id = v.model_id AND m.name = $1 AND v.version = $2",
         )
         .bind(model.as_str())
@@ -182,6 +189,8 @@ impl Catalog {
         .bind(&patch.description)
         .bind(patch.tags.as_ref().map(Tags::to_strings))
         .bind(patch.metadata.as_ref().map(Json))
+        .bind(patch.batching.is_some())
+        .bind(patch.batching.flatten().map(Json))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
@@ -193,6 +202,7 @@ impl Catalog {
             "description": patch.description,
             "tags": patch.tags.as_ref().map(Tags::to_strings),
             "metadata": patch.metadata,
+            "batching": patch.batching,
         });
         record(&mut tx, change, "version.update", model.as_str(), Some(version.get()), details).await?;
         tx.commit().await?;
@@ -283,7 +293,8 @@ impl DigestLock {
         .bind(db_version(version))
         .bind(digest.hex())
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| crate::deployments::in_use(e, model, version))?;
         if deleted.rows_affected() == 0 {
             return Err(CatalogError::VersionNotFound { name: model.clone(), version });
         }

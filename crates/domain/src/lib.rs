@@ -5,6 +5,7 @@
 //! carried as a newtype afterwards. This crate does no I/O and knows nothing of HTTP, SQL,
 //! object storage or ONNX Runtime.
 
+mod batching;
 mod digest;
 mod format;
 mod metadata;
@@ -12,9 +13,10 @@ mod name;
 mod tensor;
 mod tensor_data;
 
+pub use batching::{BatchPolicy, BatchPolicyError};
 pub use digest::{Digest, DigestError, Sha256Hasher};
 pub use format::ArtifactFormat;
 pub use metadata::{Lineage, MetadataError, VersionMetadata};
-pub use name::{ModelName, NameError, Tag, Tags, VersionNumber};
+pub use name::{AliasName, ModelName, NameError, Tag, Tags, VersionNumber, VersionRef};
 pub use tensor::{DataType, Signature, TensorKind, TensorSpec};
 pub use tensor_data::{NamedTensor, Tensor, TensorData, ValidationError, validate_inputs};

@@ -18,8 +18,12 @@ pub enum NameError {
     InvalidTag { tag: String, limit: usize },
     #[error("{actual} tags given; at most {limit} are allowed")]
     TooManyTags { limit: usize, actual: usize },
-    #[error("version {input:?} is not a version number: use a positive integer such as 1 or 42")]
+    #[error(
+        "version {input:?} is not a version number: use a positive integer such as 1 or 42 (or an alias where one is accepted)"
+    )]
     InvalidVersion { input: String },
+    #[error("alias {alias:?} is invalid: 1 to 63 lowercase letters, digits, '-' and '_', starting with a letter")]
+    InvalidAlias { alias: String },
 }
 
 /// A model's name: 1 to 128 characters of `[a-z0-9._-]`, starting with a letter or digit.
@@ -199,5 +203,90 @@ mod tests {
         for bad in ["0", "-1", "latest", "1.0", ""] {
             assert!(VersionNumber::parse(bad).is_err(), "{bad}");
         }
+    }
+}
+
+/// A named pointer to a version of a model, such as `staging` or `champion`: 1 to 63 characters
+/// of `[a-z0-9_-]` starting with a letter, so that it is never mistaken for a version number.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AliasName(String);
+
+impl AliasName {
+    pub const MAX_LEN: usize = 63;
+
+    pub fn parse(input: &str) -> Result<Self, NameError> {
+        let valid = input.len() <= Self::MAX_LEN
+            && input.starts_with(|c: char| c.is_ascii_lowercase())
+            && input.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_'));
+        if valid { Ok(Self(input.to_owned())) } else { Err(NameError::InvalidAlias { alias: input.to_owned() }) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AliasName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for AliasName {
+    type Error = NameError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<AliasName> for String {
+    fn from(value: AliasName) -> Self {
+        value.0
+    }
+}
+
+/// How a request names a version: by number, or through an alias.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum VersionRef {
+    Number(VersionNumber),
+    Alias(AliasName),
+}
+
+impl VersionRef {
+    /// A number (`3`) or an alias (`champion`).
+    pub fn parse(input: &str) -> Result<Self, NameError> {
+        if input.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+') {
+            VersionNumber::parse(input).map(Self::Number)
+        } else {
+            AliasName::parse(input).map(Self::Alias).map_err(|_| NameError::InvalidVersion { input: input.to_owned() })
+        }
+    }
+}
+
+impl fmt::Display for VersionRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Number(n) => n.fmt(f),
+            Self::Alias(a) => a.fmt(f),
+        }
+    }
+}
+
+#[cfg(test)]
+mod alias_tests {
+    use super::*;
+
+    #[test]
+    fn aliases_are_never_numbers() {
+        assert!(AliasName::parse("champion").is_ok());
+        assert!(AliasName::parse("stage-2_b").is_ok());
+        for bad in ["", "1st", "Prod", "-x", "a b", &"a".repeat(64)] {
+            assert!(AliasName::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(VersionRef::parse("12"), Ok(VersionRef::Number(VersionNumber::new(12).expect("12"))));
+        assert!(matches!(VersionRef::parse("staging"), Ok(VersionRef::Alias(_))));
+        assert!(VersionRef::parse("0").is_err());
+        assert!(VersionRef::parse("St@ging").is_err());
     }
 }

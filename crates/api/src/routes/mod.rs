@@ -1,8 +1,11 @@
 //! The handlers, one module per resource.
 
 pub mod audit;
+pub mod deployments;
 pub mod health;
 pub mod models;
+pub mod oip;
+pub mod predict;
 pub mod versions;
 
 use depot_catalog::PageRequest;

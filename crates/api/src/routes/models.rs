@@ -91,7 +91,8 @@ pub async fn update_model(
 }
 
 /// Delete a model. A model that still has versions is kept (409) unless `cascade=true`, which
-/// first deletes every version and every artifact that no other version references.
+/// first ends its deployment and aliases, then deletes every version and every artifact that no
+/// other version references.
 #[utoipa::path(delete, path = "/v1/models/{name}", tag = "models", operation_id = "delete_model",
     params(("name" = String, Path, description = "Model name"), DeleteModelQuery,
            ("x-depot-actor" = Option<String>, Header, description = "Who makes the change (audit log)"),
@@ -112,6 +113,7 @@ pub async fn delete_model(
     let name = model_name(&path)?;
     let change = change_of(&request)?;
     if query.cascade {
+        state.catalog.clear_serving(&name, &change).await?;
         loop {
             let batch = state.catalog.list_versions(&name, SortOrder::Asc, &page(Some(100), None)?).await?;
             if batch.items.is_empty() {
@@ -127,5 +129,6 @@ pub async fn delete_model(
         }
     }
     state.catalog.delete_model(&name, &change).await?;
+    state.resolver.forget_model(&name);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -2,7 +2,7 @@ use actix_multipart::Multipart;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType, EntityTag};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use depot_catalog::{Change, SortOrder, VersionPatch};
-use depot_domain::{ModelName, Tags, VersionMetadata, VersionNumber};
+use depot_domain::{BatchPolicy, ModelName, Tags, VersionMetadata, VersionNumber};
 
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::request::{change_of, model_name, version_number};
@@ -113,7 +113,7 @@ pub async fn get_version(
            ("x-depot-actor" = Option<String>, Header, description = "Who makes the change (audit log)")),
     responses(
         (status = 200, description = "The updated version", body = VersionView),
-        (status = 400, description = "Invalid name, version, tags or metadata", body = ErrorBody),
+        (status = 400, description = "Invalid name, version, tags, metadata or batching", body = ErrorBody),
         (status = 404, description = "No such model or version", body = ErrorBody),
     ))]
 #[patch("/v1/models/{name}/versions/{version}")]
@@ -129,12 +129,18 @@ pub async fn update_version(
     if let Some(metadata) = &metadata {
         metadata.validate()?;
     }
+    let batching = body.batching.map(|b| b.map(BatchPolicy::from));
+    if let Some(Some(policy)) = &batching {
+        policy.validate().map_err(|e| ApiError::new(ErrorCode::InvalidBatching, e.to_string()))?;
+    }
     let patch = VersionPatch {
         description: body.description,
         tags: body.tags.as_deref().map(Tags::parse).transpose()?,
         metadata,
+        batching,
     };
     let version = state.catalog.update_version(&name, number, &patch, &change_of(&request)?).await?;
+    state.resolver.forget(&name, number);
     Ok(HttpResponse::Ok().json(VersionView::from(version)))
 }
 
@@ -148,6 +154,7 @@ pub async fn update_version(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Invalid name or version", body = ErrorBody),
         (status = 404, description = "No such model or version", body = ErrorBody),
+        (status = 409, description = "The version is deployed or aliased", body = ErrorBody),
     ))]
 #[delete("/v1/models/{name}/versions/{version}")]
 pub async fn delete_version(
@@ -168,6 +175,10 @@ pub(crate) async fn delete_one_version(
     change: &Change,
 ) -> Result<(), ApiError> {
     let version = state.catalog.get_version(name, number).await?;
+    let users = state.catalog.version_users(name, number).await?;
+    if !users.is_empty() {
+        return Err(depot_catalog::CatalogError::VersionInUse { name: name.clone(), version: number, users }.into());
+    }
     let mut lock = state.catalog.lock_digest(version.digest).await?;
     let result = match lock.delete_version(name, number, change).await {
         Ok(deleted) if !deleted.blob_still_referenced => {
@@ -181,6 +192,7 @@ pub(crate) async fn delete_one_version(
         Err(error) => Err(error.into()),
     };
     lock.release().await;
+    state.resolver.forget(name, number);
     result
 }
 

@@ -1,0 +1,271 @@
+//! The Open Inference Protocol v2 (REST), as KServe and Triton speak it, with Triton's binary
+//! tensor data extension, so standard clients (tritonclient) work unchanged. Errors use the
+//! protocol's body, `{"error": "..."}`.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
+use depot_serialization::tensors;
+
+use crate::error::{ApiError, ErrorCode};
+use std::sync::Arc;
+
+use crate::request::{model_name, version_ref};
+use crate::routes::predict::{SERVED_BY_HEADER, deployed_version};
+use crate::serving::{Resolved, load, read_body, servable_signature};
+use crate::state::AppState;
+use crate::views::{
+    OipErrorBody, OipInferRequest, OipInferResponse, OipModelMetadata, OipServerMetadata, OipTensorMetadata,
+};
+
+/// Header giving the length of the JSON part of a binary request or response.
+pub const HEADER_LENGTH: &str = "inference-header-content-length";
+
+/// An [`ApiError`] rendered the way the protocol wants it.
+#[derive(Debug)]
+pub struct OipError(pub ApiError);
+
+impl fmt::Display for OipError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<E: Into<ApiError>> From<E> for OipError {
+    fn from(error: E) -> Self {
+        Self(error.into())
+    }
+}
+
+impl ResponseError for OipError {
+    fn status_code(&self) -> StatusCode {
+        self.0.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        // Logs like every other error, then swaps the body for the protocol's.
+        let _ = self.0.error_response();
+        let message = if self.0.code == ErrorCode::Internal { "internal error" } else { self.0.message.as_str() };
+        HttpResponse::build(self.status_code()).json(OipErrorBody { error: message.to_owned() })
+    }
+}
+
+/// Server metadata.
+#[utoipa::path(get, path = "/v2", tag = "inference (v2)", operation_id = "get_v2_server_metadata",
+    responses((status = 200, description = "Server metadata", body = OipServerMetadata)))]
+#[get("/v2")]
+pub async fn server_metadata() -> HttpResponse {
+    HttpResponse::Ok().json(OipServerMetadata {
+        name: "depot".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        extensions: vec!["binary_tensor_data".to_owned()],
+    })
+}
+
+/// The server is alive.
+#[utoipa::path(get, path = "/v2/health/live", tag = "inference (v2)", operation_id = "get_v2_live",
+    responses((status = 200, description = "Alive")))]
+#[get("/v2/health/live")]
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "live": true }))
+}
+
+/// The server can take inference requests: its database and artifact store answer.
+#[utoipa::path(get, path = "/v2/health/ready", tag = "inference (v2)", operation_id = "get_v2_ready",
+    responses((status = 200, description = "Ready"), (status = 503, description = "Not ready", body = OipErrorBody)))]
+#[get("/v2/health/ready")]
+pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, OipError> {
+    let (database, storage) = tokio::join!(state.catalog.ping(), state.store.check());
+    database?;
+    storage?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "ready": true })))
+}
+
+/// The version an OIP path names: a number or an alias in `{version}`, else the deployment.
+async fn resolve(state: &AppState, name: &str, version: Option<&str>) -> Result<Arc<Resolved>, OipError> {
+    let name = model_name(name)?;
+    let resolved = match version {
+        Some(version) => state.resolver.resolve_ref(&state.catalog, &name, &version_ref(version)?).await?,
+        None => {
+            let version = deployed_version(state, &name).await?;
+            state.resolver.resolve(&state.catalog, &name, version).await?
+        }
+    };
+    Ok(resolved)
+}
+
+fn tensor_metadata(spec: &depot_domain::TensorSpec) -> OipTensorMetadata {
+    OipTensorMetadata {
+        name: spec.name.clone(),
+        datatype: spec.datatype.map(|d| d.as_str().to_owned()).unwrap_or_else(|| spec.type_name.clone()),
+        shape: spec.shape.clone().unwrap_or_default(),
+    }
+}
+
+/// Model metadata of an exact version (or alias), from its signature.
+#[utoipa::path(get, path = "/v2/models/{name}/versions/{version}", tag = "inference (v2)",
+    operation_id = "get_v2_model_version_metadata",
+    params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Version number, or an alias")),
+    responses(
+        (status = 200, description = "Inputs and outputs", body = OipModelMetadata),
+        (status = 400, description = "Invalid name or version", body = OipErrorBody),
+        (status = 404, description = "No such model, version or alias", body = OipErrorBody),
+        (status = 409, description = "The version cannot be served", body = OipErrorBody),
+    ))]
+#[get("/v2/models/{name}/versions/{version}")]
+pub async fn model_version_metadata(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, OipError> {
+    metadata_of(&*resolve(&state, &path.0, Some(&path.1)).await?)
+}
+
+/// Model metadata of the deployed version.
+#[utoipa::path(get, path = "/v2/models/{name}", tag = "inference (v2)", operation_id = "get_v2_model_metadata",
+    params(("name" = String, Path, description = "Model name")),
+    responses(
+        (status = 200, description = "Inputs and outputs", body = OipModelMetadata),
+        (status = 400, description = "Invalid name", body = OipErrorBody),
+        (status = 404, description = "No such model, or it is not deployed", body = OipErrorBody),
+    ))]
+#[get("/v2/models/{name}")]
+pub async fn model_metadata(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, OipError> {
+    metadata_of(&*resolve(&state, &path, None).await?)
+}
+
+fn metadata_of(resolved: &Resolved) -> Result<HttpResponse, OipError> {
+    let signature = servable_signature(resolved)?;
+    Ok(HttpResponse::Ok().json(OipModelMetadata {
+        name: resolved.model.to_string(),
+        versions: vec![resolved.version.to_string()],
+        platform: "onnxruntime_onnx".to_owned(),
+        inputs: signature.inputs.iter().map(tensor_metadata).collect(),
+        outputs: signature.outputs.iter().map(tensor_metadata).collect(),
+    }))
+}
+
+/// Whether an exact version (or alias) is ready: it is loaded (and loads it when it is not yet).
+#[utoipa::path(get, path = "/v2/models/{name}/versions/{version}/ready", tag = "inference (v2)",
+    operation_id = "get_v2_model_version_ready",
+    params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Version number, or an alias")),
+    responses(
+        (status = 200, description = "Loaded and warmed"),
+        (status = 400, description = "Invalid name or version", body = OipErrorBody),
+        (status = 404, description = "No such model, version or alias", body = OipErrorBody),
+        (status = 409, description = "The version cannot be served", body = OipErrorBody),
+        (status = 422, description = "ONNX Runtime cannot load this model", body = OipErrorBody),
+    ))]
+#[get("/v2/models/{name}/versions/{version}/ready")]
+pub async fn model_version_ready(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, OipError> {
+    ready_of(&state, &*resolve(&state, &path.0, Some(&path.1)).await?).await
+}
+
+/// Whether the deployed version is ready.
+#[utoipa::path(get, path = "/v2/models/{name}/ready", tag = "inference (v2)", operation_id = "get_v2_model_ready",
+    params(("name" = String, Path, description = "Model name")),
+    responses(
+        (status = 200, description = "Loaded and warmed"),
+        (status = 400, description = "Invalid name", body = OipErrorBody),
+        (status = 404, description = "No such model, or it is not deployed", body = OipErrorBody),
+    ))]
+#[get("/v2/models/{name}/ready")]
+pub async fn model_ready(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, OipError> {
+    ready_of(&state, &*resolve(&state, &path, None).await?).await
+}
+
+async fn ready_of(state: &AppState, resolved: &Resolved) -> Result<HttpResponse, OipError> {
+    load(state, resolved).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "name": resolved.model.as_str(), "version": resolved.version.to_string(), "ready": true
+    })))
+}
+
+/// Inference on an exact version (or alias): JSON tensors, or the binary tensor data extension (JSON
+/// header of `Inference-Header-Content-Length` bytes followed by the raw tensors).
+#[utoipa::path(post, path = "/v2/models/{name}/versions/{version}/infer", tag = "inference (v2)",
+    operation_id = "infer_v2_version",
+    request_body(content = OipInferRequest, description = "JSON, or JSON header + binary tensors", content_type = "application/json"),
+    params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Version number, or an alias"),
+           ("inference-header-content-length" = Option<usize>, Header, description = "Length of the JSON part when binary tensors follow")),
+    responses(
+        (status = 200, description = "Outputs", body = OipInferResponse),
+        (status = 400, description = "Invalid request or inputs", body = OipErrorBody),
+        (status = 404, description = "No such model or version", body = OipErrorBody),
+        (status = 409, description = "The version cannot be served", body = OipErrorBody),
+        (status = 413, description = "Body larger than the limit", body = OipErrorBody),
+        (status = 429, description = "Too many requests queued for this version", body = OipErrorBody),
+    ))]
+#[post("/v2/models/{name}/versions/{version}/infer")]
+pub async fn infer_version(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, OipError> {
+    let body = read_body(&request, payload, state.limits.max_predict_bytes).await?;
+    let resolved = resolve(&state, &path.0, Some(&path.1)).await?;
+    infer(&state, &request, &resolved, &body).await
+}
+
+/// Inference on the deployed version (or its canary, for the canary's share of requests).
+#[utoipa::path(post, path = "/v2/models/{name}/infer", tag = "inference (v2)", operation_id = "infer_v2_deployed",
+    request_body(content = OipInferRequest, description = "JSON, or JSON header + binary tensors", content_type = "application/json"),
+    params(("name" = String, Path, description = "Model name"),
+           ("inference-header-content-length" = Option<usize>, Header, description = "Length of the JSON part when binary tensors follow")),
+    responses(
+        (status = 200, description = "Outputs", body = OipInferResponse),
+        (status = 400, description = "Invalid request or inputs", body = OipErrorBody),
+        (status = 404, description = "No such model, or it is not deployed", body = OipErrorBody),
+        (status = 413, description = "Body larger than the limit", body = OipErrorBody),
+        (status = 429, description = "Too many requests queued for this version", body = OipErrorBody),
+    ))]
+#[post("/v2/models/{name}/infer")]
+pub async fn infer_deployed(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, OipError> {
+    let body = read_body(&request, payload, state.limits.max_predict_bytes).await?;
+    let resolved = resolve(&state, &path, None).await?;
+    infer(&state, &request, &resolved, &body).await
+}
+
+async fn infer(
+    state: &AppState,
+    request: &HttpRequest,
+    resolved: &Resolved,
+    body: &[u8],
+) -> Result<HttpResponse, OipError> {
+    let header_length = match request.headers().get(HEADER_LENGTH) {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .ok_or_else(|| ApiError::invalid(format!("{HEADER_LENGTH} must be a byte count")))?,
+        ),
+    };
+    let mut infer = tensors::decode_oip_request(body, header_length, servable_signature(resolved)?)?;
+    let model = load(state, resolved).await?;
+    let outputs = model.infer(std::mem::take(&mut infer.inputs)).await?;
+    let version = resolved.version.to_string();
+    let response =
+        tensors::encode_oip_response(resolved.model.as_str(), &version, infer.id.as_deref(), &outputs, &infer);
+    let mut builder = HttpResponse::Ok();
+    builder.insert_header((SERVED_BY_HEADER, format!("{}/{}", resolved.model, resolved.version)));
+    match response.json_header_length {
+        Some(length) => {
+            builder.content_type("application/octet-stream").insert_header((HEADER_LENGTH, length.to_string()));
+        }
+        None => {
+            builder.content_type("application/json");
+        }
+    }
+    Ok(builder.body(response.body))
+}

@@ -1,0 +1,96 @@
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use depot_serialization::tensors;
+
+use depot_domain::{ModelName, VersionNumber};
+
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::request::{model_name, version_ref};
+use crate::serving::{Resolved, load, pick, read_body, servable_signature};
+use crate::state::AppState;
+use crate::views::{PredictRequest, PredictResponse};
+
+/// Response header naming the version that served a prediction, as `name/version`.
+pub const SERVED_BY_HEADER: &str = "depot-served-by";
+
+/// Predict with an exact version, or the version an alias points at (`.../versions/champion/predict`).
+///
+/// Each input is nested arrays (`[[5.1, 3.5, 1.4, 0.2]]`) or `{"data": [...], "shape": [...]}`;
+/// element types come from the version's signature. Inputs are validated against the signature
+/// before anything runs: a wrong name, type, rank, dimension or data length is a 400 naming the
+/// input and what was expected.
+#[utoipa::path(post, path = "/v1/models/{name}/versions/{version}/predict", tag = "predict",
+    operation_id = "predict_version",
+    request_body = PredictRequest,
+    params(("name" = String, Path, description = "Model name"),
+           ("version" = String, Path, description = "Version number, or an alias")),
+    responses(
+        (status = 200, description = "Outputs by name", body = PredictResponse,
+            headers(("depot-served-by" = String, description = "The version that served, as name/version"))),
+        (status = 400, description = "Invalid name, version or inputs", body = ErrorBody),
+        (status = 404, description = "No such model, version or alias", body = ErrorBody),
+        (status = 409, description = "The version cannot be served (pickle, joblib, ...)", body = ErrorBody),
+        (status = 422, description = "ONNX Runtime cannot load this model", body = ErrorBody),
+        (status = 413, description = "Body larger than the limit", body = ErrorBody),
+        (status = 429, description = "Too many requests queued for this version", body = ErrorBody),
+    ))]
+#[post("/v1/models/{name}/versions/{version}/predict")]
+pub async fn predict_version(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (name, reference) = (model_name(&path.0)?, version_ref(&path.1)?);
+    let body = read_body(&request, payload, state.limits.max_predict_bytes).await?;
+    let resolved = state.resolver.resolve_ref(&state.catalog, &name, &reference).await?;
+    predict(&state, &resolved, &body).await
+}
+
+/// Predict with the deployed version (or its canary, for the canary's share of requests).
+#[utoipa::path(post, path = "/v1/models/{name}/predict", tag = "predict", operation_id = "predict_deployed",
+    request_body = PredictRequest,
+    params(("name" = String, Path, description = "Model name")),
+    responses(
+        (status = 200, description = "Outputs by name, and the version that served", body = PredictResponse,
+            headers(("depot-served-by" = String, description = "The version that served, as name/version"))),
+        (status = 400, description = "Invalid name or inputs", body = ErrorBody),
+        (status = 404, description = "No such model, or it is not deployed", body = ErrorBody),
+        (status = 413, description = "Body larger than the limit", body = ErrorBody),
+        (status = 429, description = "Too many requests queued for this version", body = ErrorBody),
+    ))]
+#[post("/v1/models/{name}/predict")]
+pub async fn predict_deployed(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let name = model_name(&path)?;
+    let body = read_body(&request, payload, state.limits.max_predict_bytes).await?;
+    let version = deployed_version(&state, &name).await?;
+    let resolved = state.resolver.resolve(&state.catalog, &name, version).await?;
+    predict(&state, &resolved, &body).await
+}
+
+/// The version a version-less request goes to.
+pub(crate) async fn deployed_version(state: &AppState, name: &ModelName) -> Result<VersionNumber, ApiError> {
+    let target = state.resolver.deployment(&state.catalog, name).await?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::DeploymentNotFound,
+            format!("model '{name}' is not deployed: deploy a version with PUT /v1/models/{name}/deployment"),
+        )
+    })?;
+    Ok(pick(state, name, target))
+}
+
+async fn predict(state: &AppState, resolved: &Resolved, body: &[u8]) -> Result<HttpResponse, ApiError> {
+    let inputs = tensors::decode_simple_inputs(body, servable_signature(resolved)?)?;
+    let model = load(state, resolved).await?;
+    let outputs = model.infer(inputs).await?;
+    let mut out = Vec::with_capacity(256);
+    tensors::write_simple_response(&mut out, resolved.model.as_str(), resolved.version.get(), &outputs);
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((SERVED_BY_HEADER, format!("{}/{}", resolved.model, resolved.version)))
+        .body(out))
+}
