@@ -55,14 +55,30 @@ fn load_settings(path: Option<&PathBuf>) -> anyhow::Result<Settings> {
         }
         None => figment = figment.merge(Toml::file("depot.toml")),
     }
-    let env = Env::prefixed("DEPOT_")
-        .split("__")
-        .filter(|key| !matches!(key.as_str(), "config" | "log_format") && !key.as_str().starts_with("test_"));
+    let env = Env::prefixed("DEPOT_").split("__").filter(|key| is_setting(key.as_str()));
+    for (name, _) in std::env::vars() {
+        let Some(key) = name.strip_prefix("DEPOT_") else { continue };
+        let key = key.to_ascii_lowercase();
+        let tooling = matches!(key.as_str(), "config" | "log_format" | "ort_library") || key.starts_with("test_");
+        if !is_setting(&key) && !tooling {
+            tracing::warn!(variable = %name, "ignoring an environment variable that names no setting (DEPOT_<SECTION>__<KEY>)");
+        }
+    }
     let settings: Settings = figment.merge(env).extract().context("reading configuration")?;
     if let Err(problems) = settings.validate() {
         anyhow::bail!("invalid configuration:\n  {}", problems.join("\n  "));
     }
     Ok(settings)
+}
+
+/// Whether an environment key (after `DEPOT_`) belongs to the settings tree. Other
+/// `DEPOT_*` variables (the CLI's own, the test tooling's) are not settings.
+fn is_setting(key: &str) -> bool {
+    // figment hands the filter keys already split (`runtime.library_path`); the warning loop
+    // passes raw ones (`runtime__library_path`).
+    let key = key.to_ascii_lowercase();
+    let Some((section, rest)) = key.split_once("__").or_else(|| key.split_once('.')) else { return false };
+    !rest.is_empty() && matches!(section, "server" | "database" | "storage" | "limits" | "runtime" | "serving")
 }
 
 #[tokio::main]
@@ -99,4 +115,19 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_setting;
+
+    #[test]
+    fn only_settings_sections_are_read_from_the_environment() {
+        for key in ["RUNTIME.LIBRARY_PATH", "runtime__library_path", "database.url", "STORAGE.OPTIONS.ALLOW_HTTP"] {
+            assert!(is_setting(key), "{key}");
+        }
+        for key in ["ORT_LIBRARY", "TEST_S3_ENDPOINT", "config", "LOG_FORMAT", "runtime", "servr__listen"] {
+            assert!(!is_setting(key), "{key}");
+        }
+    }
 }
