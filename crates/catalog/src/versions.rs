@@ -148,9 +148,10 @@ impl Catalog {
             None => None,
             Some(c) => Some(c.parse::<i32>().map_err(|_| CatalogError::InvalidCursor { cursor: c.clone() })?),
         };
-        let (comparison, direction) = match order {
-            SortOrder::Asc => (">", "ASC"),
-            SortOrder::Desc => ("<", "DESC"),
+        // COALESCE rather than `$2 IS NULL OR ...`: an index range scan under every plan.
+        let (condition, direction) = match order {
+            SortOrder::Asc => ("v.version > COALESCE($2, 0)", "ASC"),
+            SortOrder::Desc => ("v.version < COALESCE($2, 2147483647)", "DESC"),
         };
         let model_id: i64 = sqlx::query_scalar("SELECT id FROM models WHERE name = $1")
             .bind(model.as_str())
@@ -158,7 +159,7 @@ impl Catalog {
             .await?
             .ok_or_else(|| CatalogError::ModelNotFound { name: model.clone() })?;
         let rows = sqlx::query_as::<_, VersionRow>(&format!(
-            "{SELECT_VERSION} WHERE v.model_id = $1 AND ($2::int IS NULL OR v.version {comparison} $2)
+            "{SELECT_VERSION} WHERE v.model_id = $1 AND {condition}
              ORDER BY v.version {direction} LIMIT $3"
         ))
         .bind(model_id)

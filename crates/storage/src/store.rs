@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use depot_domain::Digest;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::{GetResultPayload, ObjectStore, ObjectStoreExt, WriteMultipart};
+use tokio::io::AsyncReadExt;
+use tokio_util::io::ReaderStream;
 use uuid::Uuid;
 
 use crate::{ArtifactKey, StorageConfig, StorageError};
@@ -16,6 +18,9 @@ pub type StagingId = Uuid;
 
 /// The bytes of a blob, streamed.
 pub type BlobStream = BoxStream<'static, Result<Bytes, StorageError>>;
+
+/// Chunk size when streaming a blob from a local file.
+const FILE_READ_CHUNK: usize = 1024 * 1024;
 
 /// Size of the parts a staged upload sends; also the most it buffers per part.
 const PART_SIZE: usize = 8 * 1024 * 1024;
@@ -78,7 +83,22 @@ impl ArtifactStore {
         let path = ArtifactKey::Blob(digest).path();
         let result = self.store.get(&path).await.map_err(|e| StorageError::backend("get", &path, e))?;
         let size = result.meta.size;
-        let stream = result.into_stream().map_err(move |e| StorageError::backend("get", &path, e)).boxed();
+        let stream = match result.payload {
+            // object_store streams local files 8 KiB at a time, each read handed to a blocking
+            // thread: a tenth of the disk's speed. Read them in large chunks instead.
+            GetResultPayload::File(file, _) => {
+                let reader = tokio::fs::File::from_std(file).take(result.range.end - result.range.start);
+                let key = path.to_string();
+                ReaderStream::with_capacity(reader, FILE_READ_CHUNK)
+                    .map_err(move |e| StorageError::Backend {
+                        operation: "read",
+                        key: key.clone(),
+                        source: object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(e) },
+                    })
+                    .boxed()
+            }
+            GetResultPayload::Stream(stream) => stream.map_err(move |e| StorageError::backend("get", &path, e)).boxed(),
+        };
         Ok((size, stream))
     }
 
