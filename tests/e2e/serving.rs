@@ -200,10 +200,42 @@ async fn v2_speaks_the_open_inference_protocol() {
         assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{request} -> {body}");
         assert!(body.get("code").is_none(), "v2 errors use the protocol's body: {body}");
     }
+    // Missing input, non-numeric data, an unsupported datatype.
+    for request in [
+        json!({"inputs": []}),
+        json!({"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": ["a", "b", "c", "d"]}]}),
+        json!({"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP16", "data": [1, 2, 3, 4]}]}),
+        json!({"inputs": [{"name": "x", "shape": [2, 4], "datatype": "FP32", "parameters": {"binary_data_size": 32}}]}),
+    ] {
+        let response = app.client.post(&url).json(&request).send().await.expect("infer");
+        assert_eq!(response.status(), 400, "{request}");
+        let body: Value = response.json().await.expect("json");
+        assert!(body["error"].as_str().is_some_and(|e| e.contains('x') || e.contains("input")), "{request} -> {body}");
+    }
     let short = app.client.post(&url).header("inference-header-content-length", 10_000).body(header).send().await;
     assert_eq!(short.expect("req").status(), 400);
     let response = app.client.get(app.url("/v2/models/nope/versions/1")).send().await.expect("req");
     assert_eq!(response.status(), 404);
+    assert!(response.json::<Value>().await.expect("json")["error"].is_string());
+    app.create_model("pickled").await;
+    assert_eq!(app.upload("pickled", fixture_bytes("model.pkl"), None).await.status(), 201);
+    let response =
+        app.client.post(app.url("/v2/models/pickled/versions/1/infer")).json(&request).send().await.expect("req");
+    assert_eq!(response.status(), 409);
+    assert!(response.json::<Value>().await.expect("json")["error"].as_str().is_some_and(|e| e.contains("pickle")));
+    let response = app.client.get(app.url("/v2/models/pickled/versions/1/ready")).send().await.expect("req");
+    assert_eq!(response.status(), 409);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_bodies_over_the_limit_get_413_in_the_protocols_shape() {
+    let app = TestApp::spawn_with(Backend::Local, |s| s.limits.max_predict_bytes = 1024).await;
+    register(&app, "tiny", "tiny.onnx").await;
+    let data: Vec<f32> = vec![0.5; 4 * 100];
+    let request = json!({"inputs": [{"name": "x", "shape": [100, 4], "datatype": "FP32", "data": data}]});
+    let response =
+        app.client.post(app.url("/v2/models/tiny/versions/1/infer")).json(&request).send().await.expect("req");
+    assert_eq!(response.status(), 413);
     assert!(response.json::<Value>().await.expect("json")["error"].is_string());
 }
 
