@@ -19,4 +19,4 @@ pub use format::ArtifactFormat;
 pub use metadata::{Lineage, MetadataError, VersionMetadata};
 pub use name::{AliasName, ModelName, NameError, Tag, Tags, VersionNumber, VersionRef};
 pub use tensor::{DataType, Signature, TensorKind, TensorSpec};
-pub use tensor_data::{NamedTensor, Tensor, TensorData, ValidationError, validate_inputs};
+pub use tensor_data::{Dims, NameList, NamedTensor, Tensor, TensorData, ValidationError, validate_inputs};

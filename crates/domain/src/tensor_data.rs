@@ -190,8 +190,9 @@ pub enum ValidationError {
     SymbolMismatch { name: String, axis: usize, symbol: String, other: String, expected: usize, actual: usize },
 }
 
-/// Formats dimensions as `[2, 4]`.
-struct Dims<'a, T>(&'a [T]);
+/// Formats dimensions as `[2, 4]` in error messages.
+#[derive(Debug)]
+pub struct Dims<'a, T>(pub &'a [T]);
 
 impl<T: fmt::Display> fmt::Display for Dims<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -206,8 +207,9 @@ impl<T: fmt::Display> fmt::Display for Dims<'_, T> {
     }
 }
 
-/// Formats names as `"a", "b"`, or `(none)`.
-struct NameList<'a>(&'a [String]);
+/// Formats names as `"a", "b"`, or `(none)`, in error messages.
+#[derive(Debug)]
+pub struct NameList<'a>(pub &'a [String]);
 
 impl fmt::Display for NameList<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

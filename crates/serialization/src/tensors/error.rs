@@ -1,8 +1,6 @@
 //! [`EncodingError`], and how its messages format dimensions and names.
 
-use std::fmt;
-
-use depot_domain::{DataType, ValidationError};
+use depot_domain::{DataType, Dims, NameList, ValidationError};
 
 /// Why a prediction request could not be decoded. Every message says what was wrong, naming
 /// the input or output concerned and what was expected and given, so that it can be returned
@@ -97,38 +95,4 @@ pub enum EncodingError {
          length it gives), but only {available} remain of its binary_data_size"
     )]
     BytesTruncated { name: String, index: usize, needed: u64, available: usize },
-}
-
-/// Formats dimensions as `[2, 4]`.
-struct Dims<'a, T>(&'a [T]);
-
-impl<T: fmt::Display> fmt::Display for Dims<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[")?;
-        for (i, d) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{d}")?;
-        }
-        f.write_str("]")
-    }
-}
-
-/// Formats names as `"a", "b"`, or `(none)`.
-struct NameList<'a>(&'a [String]);
-
-impl fmt::Display for NameList<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            return f.write_str("(none)");
-        }
-        for (i, n) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{n:?}")?;
-        }
-        Ok(())
-    }
 }
