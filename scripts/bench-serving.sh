@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# Serving benchmark: Depot over HTTP (wrk) beside the in-process floor (inproc_bench), batch 1.
+#
+# Builds release; starts a fresh `depot serve` on a free loopback port with a fresh database
+# (depot_bench_<random>) and a temporary artifact directory; registers tests/fixtures/tiny.onnx
+# (Gemm 4->3 + Softmax) and mlp.onnx (784->512->512->10, float32); warms both; then for each
+# model, API (/v1 predict, /v2 infer, JSON) and concurrency runs wrk and prints req/s, p50, p99
+# and errors (non-2xx + socket errors), plus GET /healthz (the HTTP floor) and the in-process
+# figures of the same models: raw `Session::run` and `LoadedModel::infer` (--runtime), with 1
+# thread (latency) and with as many threads as the server has cores (throughput). Ends with a
+# reading against the targets:
+#   (a) concurrency 1, tiny: HTTP p50 within 0.15 ms of the in-process p50;
+#   (b) concurrency 64, mlp: HTTP req/s >= 80% of in-process throughput on the server's cores.
+# Everything is removed on exit (server, database, temporary files). Loopback only.
+#
+# Settings (environment):
+#   PIN=1            pin the server (and the in-process runs) to SERVER_CPUS and wrk to WRK_CPUS
+#                    with taskset, so the load generator does not take the server's cores;
+#                    PIN=0 runs all unpinned (wrk then competes with the server for every core)
+#   SERVER_CPUS=1 WRK_CPUS=0        taskset CPU lists when PIN=1
+#   WORKERS, SESSIONS, INTRA        server.workers, runtime.sessions_per_version,
+#                    runtime.intra_op_threads (defaults: 1/1/1 pinned to one core, else 0/2/1)
+#   BATCHING=N:MS    turn on dynamic batching for every registered version (max_batch_size N,
+#                    max_queue_delay_ms MS); off by default (batch-1 runs, as in-process)
+#   DURATION=10s     each wrk run;   INPROC_SECONDS=3   each in-process phase
+#   CONCURRENCY="1 16 64"  MODELS="tiny mlp"  APIS="v1 v2"
+#   SKIP_BUILD=1     use the binaries already built (BENCH_DEPOT_BIN, BENCH_INPROC_BIN: other copies of
+#                    target/release/depot and target/release/examples/inproc_bench)
+#   RESULTS=FILE     also write the raw results (TSV) there
+#   TOTAL_SECONDS=595  hard limit for the whole script (it re-runs itself under `timeout`); the
+#                    build may take all but 240 s of it (an incremental build takes seconds, a
+#                    cold one ~7 min on 2 cores: build first if the tree is cold), and wrk runs
+#                    that would start less than 60 s before the end are skipped
+# A default run takes about 3 minutes after the build (14 wrk runs of 10 s, 2 in-process runs).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bench="$root/scripts/bench"
+TOTAL_SECONDS=${TOTAL_SECONDS:-595}
+if [ -z "${BENCH_SERVING_DEADLINE:-}" ]; then
+  # The whole run is bounded; the EXIT trap below still cleans up when timeout stops it.
+  export BENCH_SERVING_DEADLINE=$(($(date +%s) + TOTAL_SECONDS - 15))
+  exec timeout --foreground -k 30 "$TOTAL_SECONDS" "$root/scripts/bench-serving.sh" "$@"
+fi
+
+PIN=${PIN:-1}
+SERVER_CPUS=${SERVER_CPUS:-1}
+WRK_CPUS=${WRK_CPUS:-0}
+DURATION=${DURATION:-10s}
+INPROC_SECONDS=${INPROC_SECONDS:-3}
+CONCURRENCY=${CONCURRENCY:-1 16 64}
+MODELS=${MODELS:-tiny mlp}
+APIS=${APIS:-v1 v2}
+
+# Cores the server may use.
+cpu_count() { # "0-2,5" -> 4
+  local n=0 part
+  for part in ${1//,/ }; do
+    if [[ $part == *-* ]]; then n=$((n + ${part#*-} - ${part%-*} + 1)); else n=$((n + 1)); fi
+  done
+  echo "$n"
+}
+# Command prefixes (arrays, not functions, so that `$!` is the server itself: taskset execs it).
+if [ "$PIN" = 1 ]; then
+  server_cores=$(cpu_count "$SERVER_CPUS")
+  on_server=(taskset -c "$SERVER_CPUS")
+  on_client=(taskset -c "$WRK_CPUS")
+else
+  server_cores=$(nproc)
+  on_server=()
+  on_client=()
+fi
+if [ "$server_cores" -le 1 ]; then
+  WORKERS=${WORKERS:-1} SESSIONS=${SESSIONS:-1}
+else
+  WORKERS=${WORKERS:-0} SESSIONS=${SESSIONS:-2}
+fi
+INTRA=${INTRA:-1}
+BATCHING=${BATCHING:-}
+
+for tool in wrk curl psql python3 taskset; do
+  command -v "$tool" >/dev/null || { echo "bench-serving: $tool is required" >&2; exit 1; }
+done
+
+# --- build ---------------------------------------------------------------------------------
+scripts/ensure-postgres.sh
+ort_library=$(scripts/fetch-onnxruntime.sh)
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  echo "== building (release)" >&2
+  build_budget=$((BENCH_SERVING_DEADLINE - 240 - $(date +%s)))
+  [ "$build_budget" -gt 0 ] || { echo "bench-serving: no time left to build" >&2; exit 1; }
+  if ! timeout "$build_budget" cargo build --release --locked -p depot -p depot-runtime --example inproc_bench >&2; then
+    echo "bench-serving: the build failed or took more than ${build_budget}s; build first, then SKIP_BUILD=1" >&2
+    exit 1
+  fi
+fi
+depot=${BENCH_DEPOT_BIN:-$root/target/release/depot}
+inproc=${BENCH_INPROC_BIN:-$root/target/release/examples/inproc_bench}
+[ -x "$depot" ] && [ -x "$inproc" ] || { echo "bench-serving: build the binaries first" >&2; exit 1; }
+# wrk runs must start at least 60 s before the end (the in-process runs and clean-up follow).
+wrk_deadline=$((BENCH_SERVING_DEADLINE - 60))
+
+# --- fresh server --------------------------------------------------------------------------
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/depot-bench.XXXXXX")
+db="depot_bench_$(date +%s)_$RANDOM"
+server=""
+cleanup() {
+  if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then
+    kill "$server" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$server" 2>/dev/null || true
+  fi
+  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+base="http://127.0.0.1:$port"
+mkdir -p "$tmp/artifacts"
+DEPOT_SERVER__LISTEN="127.0.0.1:$port" \
+DEPOT_SERVER__WORKERS="$WORKERS" \
+DEPOT_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db" \
+DEPOT_STORAGE__URL="$tmp/artifacts" \
+DEPOT_RUNTIME__LIBRARY_PATH="$ort_library" \
+DEPOT_RUNTIME__SESSIONS_PER_VERSION="$SESSIONS" \
+DEPOT_RUNTIME__INTRA_OP_THREADS="$INTRA" \
+RUST_LOG=${RUST_LOG:-warn} \
+  "${on_server[@]}" "$depot" serve >"$tmp/server.log" 2>&1 &
+server=$!
+for _ in $(seq 1 120); do
+  curl -fsS "$base/healthz" >/dev/null 2>&1 && break
+  kill -0 "$server" 2>/dev/null || { cat "$tmp/server.log" >&2; echo "bench-serving: the server exited" >&2; exit 1; }
+  sleep 0.5
+done
+curl -fsS "$base/healthz" >/dev/null || { cat "$tmp/server.log" >&2; exit 1; }
+
+for model in $MODELS; do
+  curl -fsS -X POST "$base/v1/models" -H 'content-type: application/json' -d "{\"name\":\"$model\"}" >/dev/null
+  curl -fsS -F "artifact=@tests/fixtures/$model.onnx" "$base/v1/models/$model/versions" >/dev/null
+  if [ -n "$BATCHING" ]; then
+    curl -fsS -X PATCH "$base/v1/models/$model/versions/1" -H 'content-type: application/json' \
+      -d "{\"batching\":{\"max_batch_size\":${BATCHING%:*},\"max_queue_delay_ms\":${BATCHING#*:}}}" >/dev/null
+  fi
+done
+
+url_of() { # model api
+  case $2 in
+    v1) echo "$base/v1/models/$1/versions/1/predict" ;;
+    v2) echo "$base/v2/models/$1/versions/1/infer" ;;
+  esac
+}
+
+# Correctness and warm-up: one checked request per model and API, then a short load.
+for model in $MODELS; do
+  for api in $APIS; do
+    response=$(curl -fsS "$(url_of "$model" "$api")" -H 'content-type: application/json' \
+      --data-binary "@$bench/$model.$api.json")
+    echo "$response" | grep -q '"data"' || { echo "bench-serving: unexpected response: $response" >&2; exit 1; }
+    BODY_FILE="$bench/$model.$api.json" "${on_client[@]}" wrk -t1 -c4 -d2s -s "$bench/request.lua" \
+      "$(url_of "$model" "$api")" >/dev/null
+  done
+done
+
+# --- measurements --------------------------------------------------------------------------
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+results="$tmp/results.tsv"
+printf 'kind\tmodel\tpath\tconc\trps\tp50_us\tp99_us\terrors\n' >"$results"
+
+run_wrk() { # label model path conc url body
+  local label=$1 model=$2 path=$3 conc=$4 url=$5 body=$6 threads=1 out
+  [ "$conc" -gt 1 ] && threads=2
+  if [ "$(date +%s)" -ge "$wrk_deadline" ]; then
+    echo "bench-serving: time budget spent, skipping $label $model $path c=$conc" >&2
+    return
+  fi
+  out=$(BODY_FILE="$body" "${on_client[@]}" timeout 120 wrk -t"$threads" -c"$conc" -d"$DURATION" --latency \
+    -s "$bench/request.lua" "$url")
+  echo "$out" >>"$tmp/wrk.log"
+  echo "$out" | awk -v label="$label" -v model="$model" -v path="$path" -v conc="$conc" '
+    /^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      printf "%s\t%s\t%s\t%s\t%.0f\t%d\t%d\t%d\n", label, model, path, conc, v["rps"], v["p50_us"], v["p99_us"],
+        v["non2xx"] + v["connect"] + v["read"] + v["write"] + v["timeout"] }' >>"$results"
+}
+
+for model in $MODELS; do
+  for api in $APIS; do
+    for conc in $CONCURRENCY; do
+      echo "== wrk $model /$api c=$conc" >&2
+      run_wrk http "$model" "/$api" "$conc" "$(url_of "$model" "$api")" "$bench/$model.$api.json"
+    done
+  done
+done
+for conc in 1 64; do
+  echo "== wrk GET /healthz c=$conc" >&2
+  run_wrk http - "GET /healthz" "$conc" "$base/healthz" ""
+done
+
+# The server is stopped before the in-process runs so that they have its cores to themselves.
+kill "$server" 2>/dev/null || true
+wait "$server" 2>/dev/null || true
+server=""
+
+# inproc_bench measures 1 thread, then --threads N (when N > 1), for each model.
+for flag in "" --runtime; do
+  echo "== inproc_bench --threads $server_cores --seconds $INPROC_SECONDS $flag" >&2
+  DEPOT_ORT_LIBRARY="$ort_library" "${on_server[@]}" timeout 120 "$inproc" --threads "$server_cores" \
+    --seconds "$INPROC_SECONDS" $flag | tee -a "$tmp/inproc.log" >&2
+done
+# Rows: model, path words..., threads, p50_us, p99_us, runs/s, runs.
+awk -v models=" $MODELS " 'index(models, " " $1 " ") {
+  path = $2; for (i = 3; i <= NF - 5; i++) path = path " " $i
+  printf "inproc\t%s\t%s\t%s\t%.0f\t%d\t%d\t0\n", $1, path, $(NF-4), $(NF-1), $(NF-3), $(NF-2) }' \
+  "$tmp/inproc.log" >>"$results"
+
+# --- report --------------------------------------------------------------------------------
+echo
+echo "Depot serving benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"\
+  "$(free -h | awk '/^Mem:/ {print $2 " RAM"}'); load average (1/5/15 min): $load_start at the start," \
+  "$(cut -d' ' -f1-3 /proc/loadavg) at the end"
+if [ "$PIN" = 1 ]; then
+  echo "pinning: server and in-process runs on CPU(s) $SERVER_CPUS ($server_cores cores), wrk on CPU(s) $WRK_CPUS"
+else
+  echo "pinning: none (wrk shares the $server_cores cores with the server)"
+fi
+echo "server: workers=$WORKERS sessions_per_version=$SESSIONS intra_op_threads=$INTRA inter_op_threads=1" \
+  "batching=${BATCHING:-off}; RUST_LOG=${RUST_LOG:-warn};" \
+  "wrk $DURATION per run (-t1 at c=1, -t2 above), JSON bodies from scripts/bench/"
+echo
+awk -F'\t' 'NR == 1 { next }
+  { printf "%-7s %-5s %-26s %6s %10s %9.3f %9.3f %7s\n", $1, $2, $3, $4, $5, $6 / 1000, $7 / 1000, $8 }
+  BEGIN { printf "%-7s %-5s %-26s %6s %10s %9s %9s %7s\n", "kind", "model", "path", "conc/thr", "req/s", "p50_ms", "p99_ms", "errors" }' \
+  "$results"
+
+echo
+awk -F'\t' -v cores="$server_cores" '
+  $1 == "http" { rps[$2 "|" $3 "|" $4] = $5; p50[$2 "|" $3 "|" $4] = $6 }
+  $1 == "inproc" { irps[$2 "|" $3 "|" $4] = $5; ip50[$2 "|" $3 "|" $4] = $6 }
+  END {
+    n = split("ort Session::run|depot LoadedModel::infer", floors, "|")
+    for (a = 1; a <= 2; a++) {
+      api = a == 1 ? "/v1" : "/v2"
+      k = "tiny|" api "|1"
+      if (!(k in p50)) continue
+      for (f = 1; f <= n; f++) {
+        kf = "tiny|" floors[f] "|1"
+        if (!(kf in ip50)) continue
+        d = (p50[k] - ip50[kf]) / 1000
+        printf "(a) tiny %s c=1: p50 %.3f ms vs %s p50 %.3f ms: +%.3f ms (target <= 0.150): %s\n",
+          api, p50[k] / 1000, floors[f], ip50[kf] / 1000, d, d <= 0.150 ? "MET" : "NOT MET"
+      }
+    }
+    for (a = 1; a <= 2; a++) {
+      api = a == 1 ? "/v1" : "/v2"
+      k = "mlp|" api "|64"
+      if (!(k in rps)) continue
+      for (f = 1; f <= n; f++) {
+        kf = "mlp|" floors[f] "|" cores
+        if (!(kf in irps) || irps[kf] == 0) continue
+        r = rps[k] / irps[kf]
+        printf "(b) mlp %s c=64: %.0f req/s vs %s x%d %.0f runs/s: %.0f%% (target >= 80%%): %s\n",
+          api, rps[k], floors[f], cores, irps[kf], 100 * r, r >= 0.8 ? "MET" : "NOT MET"
+      }
+    }
+  }' "$results"
+
+if [ -n "${RESULTS:-}" ]; then
+  cp "$results" "$RESULTS"
+fi
