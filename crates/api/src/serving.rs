@@ -127,8 +127,9 @@ impl Resolver {
         if let Some(version) = self.fresh(self.caches().aliases.get(&key)) {
             return Ok(version);
         }
+        let started = Instant::now();
         let version = catalog.get_alias(model, alias).await?.version;
-        self.caches().aliases.insert(key, Entry { at: Instant::now(), value: version });
+        install(&mut self.caches().aliases, key, version, started);
         Ok(version)
     }
 
@@ -137,9 +138,19 @@ impl Resolver {
         if let Some(target) = self.fresh(self.caches().deployments.get(model)) {
             return Ok(target);
         }
+        let started = Instant::now();
         let target = catalog.get_deployment(model).await?.map(|d| target_of(&d));
-        self.set_deployment(model, target);
+        install(&mut self.caches().deployments, model.clone(), target, started);
         Ok(target)
+    }
+
+    /// Caches what a read that began at `started` saw, unless something newer is cached.
+    fn install_deployment(&self, model: &ModelName, target: Option<Target>, started: Instant) {
+        install(&mut self.caches().deployments, model.clone(), target, started);
+    }
+
+    fn install_alias(&self, model: &ModelName, alias: &AliasName, version: VersionNumber, started: Instant) {
+        install(&mut self.caches().aliases, (model.clone(), alias.clone()), version, started);
     }
 
     pub fn set_deployment(&self, model: &ModelName, target: Option<Target>) {
@@ -176,6 +187,15 @@ impl Resolver {
         caches.aliases.clear();
         caches.deployments.clear();
     }
+}
+
+/// Inserts what a database read begun at `started` returned, unless the entry was replaced after
+/// that read began: a slow read (or a slow follower task) must not overwrite a newer change.
+fn install<K: std::hash::Hash + Eq, T>(map: &mut HashMap<K, Entry<T>>, key: K, value: T, started: Instant) {
+    if map.get(&key).is_some_and(|e| e.at > started) {
+        return;
+    }
+    map.insert(key, Entry { at: Instant::now(), value });
 }
 
 pub fn target_of(deployment: &Deployment) -> Target {
@@ -249,15 +269,16 @@ pub async fn follow_changes(state: AppState) {
 async fn refresh(state: &AppState, model: &str) {
     let Ok(model) = ModelName::parse(model) else { return };
     let result = async {
+        let started = Instant::now();
         let deployment = state.catalog.get_deployment(&model).await?;
         let aliases = state.catalog.list_aliases(&model).await?;
         if let Some(deployment) = &deployment {
             // Load before switching; a version that cannot load keeps the old target served.
             preload(state, &model, deployment.version).await?;
         }
-        state.resolver.set_deployment(&model, deployment.as_ref().map(target_of));
+        state.resolver.install_deployment(&model, deployment.as_ref().map(target_of), started);
         for alias in aliases {
-            state.resolver.set_alias(&model, &alias.alias, Some(alias.version));
+            state.resolver.install_alias(&model, &alias.alias, alias.version, started);
         }
         Ok::<_, ApiError>(())
     }
