@@ -108,6 +108,11 @@ impl Resolver {
         Ok(resolved)
     }
 
+    /// The version's row if it is cached and fresh; never reads the database.
+    pub fn cached_version(&self, model: &ModelName, version: VersionNumber) -> Option<Arc<Resolved>> {
+        self.fresh(self.caches().versions.get(&(model.clone(), version)))
+    }
+
     /// A version named by number or alias.
     pub async fn resolve_ref(
         &self,
@@ -209,7 +214,11 @@ pub fn pick(state: &AppState, model: &ModelName, target: Target) -> VersionNumbe
     if spread() % 100 >= u64::from(percent) {
         return target.version;
     }
-    let loaded = state.runtime.loaded().iter().any(|k| &k.model == model && k.version == canary);
+    // A lookup in the caches, not a listing of every loaded version on each request.
+    let loaded = state
+        .resolver
+        .cached_version(model, canary)
+        .is_some_and(|r| state.runtime.is_loaded(&VersionKey::new(model.clone(), canary, r.digest)));
     if loaded {
         return canary;
     }
