@@ -270,6 +270,9 @@ async fn overload_is_refused_with_429_and_never_a_5xx() {
     let app = TestApp::spawn_with(Backend::Local, |s| {
         s.runtime.sessions_per_version = 1;
         s.runtime.max_queue_per_version = 1;
+        // Every run on a blocking thread: an inline run holds its worker, and the queue this
+        // test fills is the one in front of the sessions.
+        s.runtime.inline_run_max_us = 0;
     })
     .await;
     register(&app, "mlp", "mlp.onnx").await;

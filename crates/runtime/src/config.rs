@@ -22,6 +22,13 @@ pub struct RuntimeConfig {
     /// How many requests may wait for a session of one version before further requests are
     /// refused with [`RuntimeError::Overloaded`].
     pub max_queue_per_version: usize,
+    /// A run predicted to take at most this many microseconds runs on the request's own worker
+    /// thread; longer ones are handed to a blocking thread so that they never stall the
+    /// executor. The prediction is the version's recent cost per input element (an average over
+    /// its last runs, starting from the warm-up) times the request's elements. For sub-0.1 ms
+    /// models the hand-off costs more than the run (BENCHMARKS.md, "Serving"). 0 hands every run
+    /// off.
+    pub inline_run_max_us: u64,
     /// At most this many versions stay loaded; the least recently used is evicted first.
     pub cache_max_versions: usize,
     /// At most this many artifact bytes stay loaded (the sum of the loaded versions' artifact
@@ -37,6 +44,7 @@ impl Default for RuntimeConfig {
             inter_op_threads: 1,
             sessions_per_version: 2,
             max_queue_per_version: 64,
+            inline_run_max_us: 100,
             cache_max_versions: 16,
             cache_max_bytes: 2 * 1024 * 1024 * 1024,
         }

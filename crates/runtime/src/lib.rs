@@ -7,7 +7,9 @@
 //!   the same time, and refuses an artifact whose SHA-256 is not the registered digest before
 //!   creating any session.
 //! - [`LoadedModel::infer`] validates the inputs against the version's signature, then runs them
-//!   on one of the version's sessions on a blocking thread, in the caller's tracing span. A
+//!   on one of the version's sessions, in the caller's tracing span: on the caller's thread when
+//!   the run is predicted to take under [`RuntimeConfig::inline_run_max_us`] (the hand-off would
+//!   cost more), else on a blocking thread, so that long runs never stall the executor. A
 //!   version runs as many requests at once as it has sessions; when `max_queue_per_version`
 //!   more already wait, a request is refused at once with [`RuntimeError::Overloaded`].
 //! - With a [`BatchConfig`], concurrent requests to a version are concatenated along their

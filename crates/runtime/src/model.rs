@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use depot_domain::{DataType, Digest, ModelName, NamedTensor, Signature, Tensor, TensorData, VersionNumber};
 use ort::environment::Environment;
@@ -121,7 +122,8 @@ impl LoadedModel {
     /// Runs the model on `inputs` and returns its outputs in the signature's order.
     ///
     /// Inputs are validated against the signature first ([`RuntimeError::Invalid`]). The run
-    /// happens on a blocking thread, inside the caller's tracing span. When every session is
+    /// happens inside the caller's tracing span, on the caller's thread when it is predicted to
+    /// take under `inline_run_max_us`, else on a blocking thread. When every session is
     /// busy and `max_queue_per_version` requests already wait, the request is refused at once
     /// with [`RuntimeError::Overloaded`].
     pub async fn infer(&self, inputs: Vec<NamedTensor>) -> Result<Vec<NamedTensor>, RuntimeError> {
@@ -153,6 +155,10 @@ pub(crate) struct SessionPool {
     permits: Arc<Semaphore>,
     size: usize,
     max_queue: usize,
+    /// Runs predicted to take at most this long run on the caller's thread.
+    inline_max_ns: f64,
+    /// Recent cost of a run per input element, in nanoseconds (`f64` bits); see [`RunCost`].
+    cost: RunCost,
     waiting: AtomicUsize,
     runs: AtomicU64,
     requests: AtomicU64,
@@ -196,6 +202,8 @@ impl SessionPool {
             permits: Arc::new(Semaphore::new(sessions.len())),
             size: sessions.len(),
             max_queue: config.max_queue_per_version,
+            inline_max_ns: config.inline_run_max_us as f64 * 1e3,
+            cost: RunCost::default(),
             waiting: AtomicUsize::new(0),
             runs: AtomicU64::new(0),
             requests: AtomicU64::new(0),
@@ -203,7 +211,9 @@ impl SessionPool {
         };
         let warmup = warmup_inputs(&pool.signature)?;
         for session in &mut sessions {
+            let started = Instant::now();
             pool.run_session(session, &warmup).map_err(|e| RuntimeError::load(format!("warm-up run failed: {e}")))?;
+            pool.cost.record(started.elapsed(), element_count(&warmup));
         }
         *pool.idle.lock().unwrap_or_else(PoisonError::into_inner) = sessions;
         Ok(pool)
@@ -257,14 +267,27 @@ impl SessionPool {
         }
     }
 
+    /// A session permit for a batch when a session is idle now.
+    pub(crate) fn try_acquire_for_batch(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.permits).try_acquire_owned().ok()
+    }
+
     /// A session permit for a batch, whose requests are already counted as waiting.
     pub(crate) async fn acquire_for_batch(&self) -> Result<OwnedSemaphorePermit, RuntimeError> {
         Arc::clone(&self.permits).acquire_owned().await.map_err(|_| RuntimeError::inference("the model was unloaded"))
     }
 
-    /// Runs one request on a session, on a blocking thread.
+    /// Whether a run on `elements` input elements is predicted to be cheap enough to run on the caller's thread.
+    pub(crate) fn runs_inline(&self, elements: usize) -> bool {
+        self.cost.predict_ns(elements) <= self.inline_max_ns
+    }
+
+    /// Runs one request on a session: on this thread when it is cheap, else on a blocking thread.
     async fn run(self: &Arc<Self>, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, RuntimeError> {
         let permit = self.acquire().await?;
+        if self.runs_inline(element_count(&inputs)) {
+            return self.run_blocking(&inputs, 1, permit);
+        }
         let pool = Arc::clone(self);
         let span = Span::current();
         tokio::task::spawn_blocking(move || {
@@ -287,14 +310,13 @@ impl SessionPool {
         let session = lease.session.as_mut().ok_or_else(|| RuntimeError::inference("no idle session"))?;
         self.runs.fetch_add(1, Ordering::Relaxed);
         self.requests.fetch_add(requests, Ordering::Relaxed);
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let result = self.run_session(session, inputs);
-        tracing::debug!(
-            requests,
-            duration_ms = started.elapsed().as_secs_f64() * 1e3,
-            ok = result.is_ok(),
-            "session run"
-        );
+        let elapsed = started.elapsed();
+        if result.is_ok() {
+            self.cost.record(elapsed, element_count(inputs));
+        }
+        tracing::debug!(requests, duration_ms = elapsed.as_secs_f64() * 1e3, ok = result.is_ok(), "session run");
         result
     }
 
@@ -320,6 +342,39 @@ impl SessionPool {
             })
             .collect()
     }
+}
+
+/// The recent cost of a version's runs per input element: an exponentially weighted average
+/// (weight 1/8 for each new run) that starts from the first warm-up run. Per element, so that a
+/// request of many rows is predicted to cost many times a one-row run (an overestimate for
+/// models whose cost is mostly fixed, which errs towards the blocking thread).
+#[derive(Debug, Default)]
+struct RunCost(AtomicU64);
+
+impl RunCost {
+    /// Marks "no run measured yet"; predictions are then infinite.
+    const UNMEASURED: u64 = 0;
+
+    fn record(&self, elapsed: Duration, elements: usize) {
+        let sample = elapsed.as_nanos() as f64 / elements.max(1) as f64;
+        let _ = self.0.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+            let average = if bits == Self::UNMEASURED { sample } else { f64::from_bits(bits) * 0.875 + sample * 0.125 };
+            // A zero-cost sample must not read back as "unmeasured".
+            Some(average.max(f64::MIN_POSITIVE).to_bits())
+        });
+    }
+
+    fn predict_ns(&self, elements: usize) -> f64 {
+        match self.0.load(Ordering::Relaxed) {
+            Self::UNMEASURED => f64::INFINITY,
+            bits => f64::from_bits(bits) * elements.max(1) as f64,
+        }
+    }
+}
+
+/// Elements across all of `inputs`; saturates rather than overflows.
+pub(crate) fn element_count(inputs: &[Tensor]) -> usize {
+    inputs.iter().map(|t| t.data.len()).fold(0, usize::saturating_add)
 }
 
 /// A waiting request, counted until dropped.

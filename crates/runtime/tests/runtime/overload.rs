@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use depot_runtime::{RuntimeConfig, RuntimeError};
 
-use crate::support::{config, load, mlp_input, runtime};
+use futures::FutureExt;
+
+use crate::support::{config, load, mlp_input, runtime, tiny_input};
 
 /// Rows per request: enough work that the first run is still going while the others arrive.
 const ROWS: usize = 2048;
@@ -44,4 +46,26 @@ async fn inference_does_not_block_the_executor() {
     }
     let outputs = infer.await.expect("infer");
     assert_eq!(outputs[0].tensor.shape, vec![ROWS, 10]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn cheap_runs_happen_on_the_callers_thread_unless_disabled() {
+    // A generous threshold, so that a slow test machine still predicts the tiny model as cheap.
+    let inline = runtime(RuntimeConfig { inline_run_max_us: 1_000_000, ..config() });
+    let model = load(&inline, "tiny.onnx", 1, None).await;
+    for seed in 0..3 {
+        // Answered within the first poll: the run did not go to another thread.
+        let outputs = model
+            .infer(tiny_input(1, seed))
+            .now_or_never()
+            .expect("a cheap run completes within one poll")
+            .expect("infer");
+        assert_eq!(outputs[0].tensor.shape, vec![1, 3]);
+    }
+
+    let handed_off = runtime(RuntimeConfig { inline_run_max_us: 0, ..config() });
+    let model = load(&handed_off, "tiny.onnx", 1, None).await;
+    let mut infer = Box::pin(model.infer(tiny_input(1, 0)));
+    assert!((&mut infer).now_or_never().is_none(), "with inline_run_max_us = 0 every run is handed off");
+    assert_eq!(infer.await.expect("infer")[0].tensor.shape, vec![1, 3]);
 }
