@@ -5,8 +5,14 @@
 //! request and takes compatible companions (same dimensions after the first, for every input)
 //! until it holds `max_batch_size` rows or the first request has waited `max_queue_delay`. It
 //! then waits for a session, tops the batch up with requests that arrived meanwhile, and runs it
-//! on a blocking thread while the next batch is collected. Requests that do not fit are kept
-//! for the next batch, oldest first.
+//! (on a blocking thread unless it is predicted to be cheap, see [`SessionPool::runs_inline`])
+//! while the next batch is collected. Requests that do not fit are kept for the next batch,
+//! oldest first.
+//!
+//! A request that arrives alone (nothing else queued) while a session is idle runs at once:
+//! waiting for companions only pays when requests are arriving together, and without this a
+//! lone request would always wait the whole delay (and tokio's timer rounds it up to the next
+//! millisecond).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -16,7 +22,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::Span;
 
-use crate::model::{QueueSlot, SessionPool};
+use crate::model::{QueueSlot, SessionPool, element_count};
 use crate::{BatchConfig, RuntimeError};
 
 type Reply = Result<Vec<Tensor>, RuntimeError>;
@@ -131,34 +137,48 @@ async fn collect_batches(mut incoming: mpsc::UnboundedReceiver<Pending>, pool: A
             }
         }
         held_back = still_held;
+        take_arrived(&mut incoming, &mut batch, &mut held_back);
 
-        while !batch.full() {
-            match tokio::time::timeout_at(deadline, incoming.recv()).await {
-                Ok(Some(p)) => held_back.extend(batch.offer(p)),
-                Ok(None) | Err(_) => break,
-            }
-        }
-
-        let permit = match pool.acquire_for_batch().await {
-            Ok(permit) => permit,
-            Err(e) => {
-                for p in batch.requests {
-                    let _ = p.reply.send(Err(e.clone()));
+        let alone = batch.requests.len() == 1 && held_back.is_empty();
+        let idle = if alone { pool.try_acquire_for_batch() } else { None };
+        let permit = match idle {
+            Some(permit) => permit,
+            None => {
+                while !batch.full() {
+                    match tokio::time::timeout_at(deadline, incoming.recv()).await {
+                        Ok(Some(p)) => held_back.extend(batch.offer(p)),
+                        Ok(None) | Err(_) => break,
+                    }
                 }
-                continue;
+                let permit = match pool.acquire_for_batch().await {
+                    Ok(permit) => permit,
+                    Err(e) => {
+                        for p in batch.requests {
+                            let _ = p.reply.send(Err(e.clone()));
+                        }
+                        continue;
+                    }
+                };
+                take_arrived(&mut incoming, &mut batch, &mut held_back);
+                permit
             }
         };
-        while !batch.full() {
-            match incoming.try_recv() {
-                Ok(p) => held_back.extend(batch.offer(p)),
-                Err(_) => break,
-            }
-        }
         dispatch(Arc::clone(&pool), batch.requests, permit);
     }
 }
 
-/// Runs one batch on a blocking thread and answers each request with its rows.
+/// Adds the requests that have already arrived, without waiting, until the batch is full.
+fn take_arrived(incoming: &mut mpsc::UnboundedReceiver<Pending>, batch: &mut Batch, held_back: &mut VecDeque<Pending>) {
+    while !batch.full() {
+        match incoming.try_recv() {
+            Ok(p) => held_back.extend(batch.offer(p)),
+            Err(_) => break,
+        }
+    }
+}
+
+/// Runs one batch, here when it is cheap or else on a blocking thread, and answers each request
+/// with its rows.
 fn dispatch(pool: Arc<SessionPool>, requests: Vec<Pending>, permit: OwnedSemaphorePermit) {
     // Callers that gave up are not run.
     let requests: Vec<Pending> = requests.into_iter().filter(|p| !p.reply.is_closed()).collect();
@@ -171,7 +191,9 @@ fn dispatch(pool: Arc<SessionPool>, requests: Vec<Pending>, permit: OwnedSemapho
     for p in &requests {
         span.follows_from(&p.span);
     }
-    tokio::task::spawn_blocking(move || {
+    let elements = requests.iter().map(|p| element_count(&p.inputs)).fold(0, usize::saturating_add);
+    let inline = pool.runs_inline(elements);
+    let run = move || {
         let _entered = span.enter();
         let mut inputs = Vec::with_capacity(requests.len());
         let mut replies = Vec::with_capacity(requests.len());
@@ -195,7 +217,12 @@ fn dispatch(pool: Arc<SessionPool>, requests: Vec<Pending>, permit: OwnedSemapho
                 }
             }
         }
-    });
+    };
+    if inline {
+        run();
+    } else {
+        tokio::task::spawn_blocking(run);
+    }
 }
 
 /// Concatenates each input of every request along the leading dimension.

@@ -92,6 +92,21 @@ async fn several_inputs_and_outputs_of_several_types_split_correctly() {
     assert!(stats.runs < 6, "6 requests took {} runs", stats.runs);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_request_does_not_wait_for_companions() {
+    let runtime = runtime(config());
+    let delay = Duration::from_secs(30);
+    let model = load(&runtime, "tiny.onnx", 1, Some(BatchConfig::new(8, delay))).await;
+    for seed in 0..3 {
+        let outputs = tokio::time::timeout(delay / 2, model.infer(tiny_input(1, seed)))
+            .await
+            .expect("a request alone with an idle session runs without waiting max_queue_delay")
+            .expect("infer");
+        assert_eq!(outputs[0].tensor.shape, vec![1, 3]);
+    }
+    assert_eq!(model.stats().runs, 3);
+}
+
 #[tokio::test]
 async fn batching_is_off_when_the_leading_dimension_is_fixed() {
     let runtime = runtime(config());
