@@ -10,6 +10,7 @@
 pub mod error;
 pub mod openapi;
 mod request;
+mod request_span;
 mod routes;
 mod serving;
 pub mod settings;

@@ -18,6 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::Settings;
 use crate::error::{ApiError, ErrorCode};
 use crate::openapi::ApiDoc;
+use crate::request_span::RequestSpan;
 use crate::routes::{audit, deployments, health, models, oip, predict, versions};
 use crate::serving::{Resolver, follow_changes};
 use crate::state::AppState;
@@ -66,7 +67,7 @@ impl Application {
         let json_limit = settings.limits.max_json_bytes;
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(web::Data::new(state.clone()))
                 .app_data(json_config(json_limit))
                 .app_data(
