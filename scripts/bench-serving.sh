@@ -4,7 +4,8 @@
 # Builds release; starts a fresh `depot serve` on a free loopback port with a fresh database
 # (depot_bench_<random>) and a temporary artifact directory; registers tests/fixtures/tiny.onnx
 # (Gemm 4->3 + Softmax) and mlp.onnx (784->512->512->10, float32); warms both; then for each
-# model, API (/v1 predict, /v2 infer, JSON) and concurrency runs wrk and prints req/s, p50, p99
+# model, API (/v1 predict and /v2 infer with JSON tensors; /v2 infer with binary tensors, as
+# tritonclient sends them by default) and concurrency runs wrk and prints req/s, p50, p99
 # and errors (non-2xx + socket errors), plus GET /healthz (the HTTP floor) and the in-process
 # figures of the same models: raw `Session::run` and `LoadedModel::infer` (--runtime), with 1
 # thread (latency) and with as many threads as the server has cores (throughput). Ends with a
@@ -23,7 +24,8 @@
 #   BATCHING=N:MS    turn on dynamic batching for every registered version (max_batch_size N,
 #                    max_queue_delay_ms MS); off by default (batch-1 runs, as in-process)
 #   DURATION=10s     each wrk run;   INPROC_SECONDS=3   each in-process phase
-#   CONCURRENCY="1 16 64"  MODELS="tiny mlp"  APIS="v1 v2"
+#   CONCURRENCY="1 16 64"  MODELS="tiny mlp"  APIS="v1 v2 v2bin"  (v2bin: OIP binary tensor
+#                    bodies, scripts/bench/MODEL.v2bin, written by make-binary-bodies.py)
 #   SKIP_BUILD=1     use the binaries already built (BENCH_DEPOT_BIN, BENCH_INPROC_BIN: other copies of
 #                    target/release/depot and target/release/examples/inproc_bench)
 #   RESULTS=FILE     also write the raw results (TSV) there
@@ -31,7 +33,7 @@
 #                    build may take all but 240 s of it (an incremental build takes seconds, a
 #                    cold one ~7 min on 2 cores: build first if the tree is cold), and wrk runs
 #                    that would start less than 60 s before the end are skipped
-# A default run takes about 3 minutes after the build (14 wrk runs of 10 s, 2 in-process runs).
+# A default run takes about 4 minutes after the build (20 wrk runs of 10 s, 2 in-process runs).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -50,7 +52,7 @@ DURATION=${DURATION:-10s}
 INPROC_SECONDS=${INPROC_SECONDS:-3}
 CONCURRENCY=${CONCURRENCY:-1 16 64}
 MODELS=${MODELS:-tiny mlp}
-APIS=${APIS:-v1 v2}
+APIS=${APIS:-v1 v2 v2bin}
 
 # Cores the server may use.
 cpu_count() { # "0-2,5" -> 4
@@ -148,18 +150,32 @@ done
 url_of() { # model api
   case $2 in
     v1) echo "$base/v1/models/$1/versions/1/predict" ;;
-    v2) echo "$base/v2/models/$1/versions/1/infer" ;;
+    v2 | v2bin) echo "$base/v2/models/$1/versions/1/infer" ;;
   esac
+}
+body_of() { # model api
+  case $2 in
+    v2bin) echo "$bench/$1.v2bin" ;;
+    *) echo "$bench/$1.$2.json" ;;
+  esac
+}
+header_length_of() { # model api: the OIP binary body's JSON header length, else nothing
+  if [ "$2" = v2bin ]; then tr -d '\n' <"$bench/$1.v2bin.hlen"; fi
 }
 
 # Correctness and warm-up: one checked request per model and API, then a short load.
 for model in $MODELS; do
   for api in $APIS; do
-    response=$(curl -fsS "$(url_of "$model" "$api")" -H 'content-type: application/json' \
-      --data-binary "@$bench/$model.$api.json")
+    hlen=$(header_length_of "$model" "$api")
+    if [ -n "$hlen" ]; then
+      headers=(-H 'content-type: application/octet-stream' -H "inference-header-content-length: $hlen")
+    else
+      headers=(-H 'content-type: application/json')
+    fi
+    response=$(curl -fsS "$(url_of "$model" "$api")" "${headers[@]}" --data-binary "@$(body_of "$model" "$api")")
     echo "$response" | grep -q '"data"' || { echo "bench-serving: unexpected response: $response" >&2; exit 1; }
-    BODY_FILE="$bench/$model.$api.json" "${on_client[@]}" wrk -t1 -c4 -d2s -s "$bench/request.lua" \
-      "$(url_of "$model" "$api")" >/dev/null
+    BODY_FILE="$(body_of "$model" "$api")" INFERENCE_HEADER_LENGTH="$hlen" "${on_client[@]}" \
+      wrk -t1 -c4 -d2s -s "$bench/request.lua" "$(url_of "$model" "$api")" >/dev/null
   done
 done
 
@@ -168,14 +184,14 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 results="$tmp/results.tsv"
 printf 'kind\tmodel\tpath\tconc\trps\tp50_us\tp99_us\terrors\n' >"$results"
 
-run_wrk() { # label model path conc url body
-  local label=$1 model=$2 path=$3 conc=$4 url=$5 body=$6 threads=1 out
+run_wrk() { # label model path conc url body [inference header length]
+  local label=$1 model=$2 path=$3 conc=$4 url=$5 body=$6 hlen=${7:-} threads=1 out
   [ "$conc" -gt 1 ] && threads=2
   if [ "$(date +%s)" -ge "$wrk_deadline" ]; then
     echo "bench-serving: time budget spent, skipping $label $model $path c=$conc" >&2
     return
   fi
-  out=$(BODY_FILE="$body" "${on_client[@]}" timeout 120 wrk -t"$threads" -c"$conc" -d"$DURATION" --latency \
+  out=$(BODY_FILE="$body" INFERENCE_HEADER_LENGTH="$hlen" "${on_client[@]}" timeout 120 wrk -t"$threads" -c"$conc" -d"$DURATION" --latency \
     -s "$bench/request.lua" "$url")
   echo "$out" >>"$tmp/wrk.log"
   echo "$out" | awk -v label="$label" -v model="$model" -v path="$path" -v conc="$conc" '
@@ -188,7 +204,10 @@ for model in $MODELS; do
   for api in $APIS; do
     for conc in $CONCURRENCY; do
       echo "== wrk $model /$api c=$conc" >&2
-      run_wrk http "$model" "/$api" "$conc" "$(url_of "$model" "$api")" "$bench/$model.$api.json"
+      path="/$api"
+      [ "$api" = v2bin ] && path="/v2 binary"
+      run_wrk http "$model" "$path" "$conc" "$(url_of "$model" "$api")" "$(body_of "$model" "$api")" \
+        "$(header_length_of "$model" "$api")"
     done
   done
 done
@@ -227,7 +246,7 @@ else
 fi
 echo "server: workers=$WORKERS sessions_per_version=$SESSIONS intra_op_threads=$INTRA inter_op_threads=1" \
   "batching=${BATCHING:-off}; RUST_LOG=${RUST_LOG:-warn};" \
-  "wrk $DURATION per run (-t1 at c=1, -t2 above), JSON bodies from scripts/bench/"
+  "wrk $DURATION per run (-t1 at c=1, -t2 above), bodies from scripts/bench/"
 echo
 awk -F'\t' 'NR == 1 { next }
   { printf "%-7s %-5s %-26s %6s %10s %9.3f %9.3f %7s\n", $1, $2, $3, $4, $5, $6 / 1000, $7 / 1000, $8 }
@@ -240,8 +259,9 @@ awk -F'\t' -v cores="$server_cores" '
   $1 == "inproc" { irps[$2 "|" $3 "|" $4] = $5; ip50[$2 "|" $3 "|" $4] = $6 }
   END {
     n = split("ort Session::run|depot LoadedModel::infer", floors, "|")
-    for (a = 1; a <= 2; a++) {
-      api = a == 1 ? "/v1" : "/v2"
+    split("/v1|/v2|/v2 binary", apis, "|")
+    for (a = 1; a <= 3; a++) {
+      api = apis[a]
       k = "tiny|" api "|1"
       if (!(k in p50)) continue
       for (f = 1; f <= n; f++) {
@@ -252,8 +272,8 @@ awk -F'\t' -v cores="$server_cores" '
           api, p50[k] / 1000, floors[f], ip50[kf] / 1000, d, d <= 0.150 ? "MET" : "NOT MET"
       }
     }
-    for (a = 1; a <= 2; a++) {
-      api = a == 1 ? "/v1" : "/v2"
+    for (a = 1; a <= 3; a++) {
+      api = apis[a]
       k = "mlp|" api "|64"
       if (!(k in rps)) continue
       for (f = 1; f <= n; f++) {
