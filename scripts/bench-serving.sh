@@ -29,6 +29,8 @@
 #   SKIP_BUILD=1     use the binaries already built (BENCH_DEPOT_BIN, BENCH_INPROC_BIN: other copies of
 #                    target/release/depot and target/release/examples/inproc_bench)
 #   RESULTS=FILE     also write the raw results (TSV) there
+# Errors are counted by kind (wrk's non-2xx, connect, read, write, timeout), and the report ends
+# with the server's own warnings and errors, if it logged any.
 #   TOTAL_SECONDS=595  hard limit for the whole script (it re-runs itself under `timeout`); the
 #                    build may take all but 240 s of it (an incremental build takes seconds, a
 #                    cold one ~7 min on 2 cores: build first if the tree is cold), and wrk runs
@@ -91,7 +93,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "== building (release)" >&2
   build_budget=$((BENCH_SERVING_DEADLINE - 240 - $(date +%s)))
   [ "$build_budget" -gt 0 ] || { echo "bench-serving: no time left to build" >&2; exit 1; }
-  if ! timeout "$build_budget" cargo build --release --locked -p depot -p depot-runtime --example inproc_bench >&2; then
+  if ! timeout "$build_budget" cargo build --release --locked -p depot -p depot-runtime --bin depot --example inproc_bench >&2; then
     echo "bench-serving: the build failed or took more than ${build_budget}s; build first, then SKIP_BUILD=1" >&2
     exit 1
   fi
@@ -182,7 +184,7 @@ done
 # --- measurements --------------------------------------------------------------------------
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 results="$tmp/results.tsv"
-printf 'kind\tmodel\tpath\tconc\trps\tp50_us\tp99_us\terrors\n' >"$results"
+printf 'kind\tmodel\tpath\tconc\trps\tp50_us\tp99_us\terrors\terror_kinds\n' >"$results"
 
 run_wrk() { # label model path conc url body [inference header length]
   local label=$1 model=$2 path=$3 conc=$4 url=$5 body=$6 hlen=${7:-} threads=1 out
@@ -196,8 +198,11 @@ run_wrk() { # label model path conc url body [inference header length]
   echo "$out" >>"$tmp/wrk.log"
   echo "$out" | awk -v label="$label" -v model="$model" -v path="$path" -v conc="$conc" '
     /^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-      printf "%s\t%s\t%s\t%s\t%.0f\t%d\t%d\t%d\n", label, model, path, conc, v["rps"], v["p50_us"], v["p99_us"],
-        v["non2xx"] + v["connect"] + v["read"] + v["write"] + v["timeout"] }' >>"$results"
+      kinds = ""
+      split("non2xx connect read write timeout", names, " ")
+      for (i = 1; i <= 5; i++) if (v[names[i]] > 0) kinds = kinds (kinds == "" ? "" : ",") names[i] "=" v[names[i]]
+      printf "%s\t%s\t%s\t%s\t%.0f\t%d\t%d\t%d\t%s\n", label, model, path, conc, v["rps"], v["p50_us"], v["p99_us"],
+        v["non2xx"] + v["connect"] + v["read"] + v["write"] + v["timeout"], kinds }' >>"$results"
 }
 
 for model in $MODELS; do
@@ -249,7 +254,7 @@ echo "server: workers=$WORKERS sessions_per_version=$SESSIONS intra_op_threads=$
   "wrk $DURATION per run (-t1 at c=1, -t2 above), bodies from scripts/bench/"
 echo
 awk -F'\t' 'NR == 1 { next }
-  { printf "%-7s %-5s %-26s %6s %10s %9.3f %9.3f %7s\n", $1, $2, $3, $4, $5, $6 / 1000, $7 / 1000, $8 }
+  { printf "%-7s %-5s %-26s %6s %10s %9.3f %9.3f %7s %s\n", $1, $2, $3, $4, $5, $6 / 1000, $7 / 1000, $8, $9 }
   BEGIN { printf "%-7s %-5s %-26s %6s %10s %9s %9s %7s\n", "kind", "model", "path", "conc/thr", "req/s", "p50_ms", "p99_ms", "errors" }' \
   "$results"
 
@@ -285,6 +290,13 @@ awk -F'\t' -v cores="$server_cores" '
       }
     }
   }' "$results"
+
+# What the server said about failed requests (it logs at RUST_LOG, warn by default).
+if grep -qE 'WARN|ERROR' "$tmp/server.log"; then
+  echo
+  echo "server log, warnings and errors (first 20):"
+  grep -E 'WARN|ERROR' "$tmp/server.log" | head -20
+fi
 
 if [ -n "${RESULTS:-}" ]; then
   cp "$results" "$RESULTS"
