@@ -505,7 +505,8 @@ pub struct BatchingView {
     /// Most rows per inference run, 2-1024.
     #[schema(example = 32)]
     pub max_batch_size: u32,
-    /// Longest a request waits for companions, 0-1000 ms.
+    /// Longest a request waits for companions, 0-1000 ms (rounded up to the millisecond timer).
+    /// 0 never waits: a batch is what queued while the version's sessions were busy.
     #[schema(example = 2)]
     pub max_queue_delay_ms: u32,
 }

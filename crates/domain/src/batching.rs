@@ -1,7 +1,8 @@
 use serde::{Deserialize, Serialize};
 
 /// Dynamic batching of one version: concurrent requests are run as one inference of at most
-/// `max_batch_size` rows, the first waiting at most `max_queue_delay_ms` for companions.
+/// `max_batch_size` rows, the first waiting at most `max_queue_delay_ms` for companions (0: no
+/// wait, a batch is what queued while the sessions were busy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchPolicy {

@@ -9,6 +9,10 @@
 //! while the next batch is collected. Requests that do not fit are kept for the next batch,
 //! oldest first.
 //!
+//! With a zero `max_queue_delay` nothing waits for companions: a batch is whatever has queued
+//! by the time a session is free (Triton's behaviour without `max_queue_delay_microseconds`).
+//! Otherwise the delay is rounded up to tokio's timer granularity, a millisecond.
+//!
 //! A request that arrives alone (nothing else queued) while a session is idle runs at once:
 //! waiting for companions only pays when requests are arriving together, and without this a
 //! lone request would always wait the whole delay (and tokio's timer rounds it up to the next
@@ -144,7 +148,9 @@ async fn collect_batches(mut incoming: mpsc::UnboundedReceiver<Pending>, pool: A
         let permit = match idle {
             Some(permit) => permit,
             None => {
-                while !batch.full() {
+                // A zero delay never waits on the timer, whose millisecond granularity would
+                // turn "no wait" into a wait of up to a millisecond.
+                while !batch.full() && !config.max_queue_delay.is_zero() {
                     match tokio::time::timeout_at(deadline, incoming.recv()).await {
                         Ok(Some(p)) => held_back.extend(batch.offer(p)),
                         Ok(None) | Err(_) => break,

@@ -75,7 +75,8 @@ pub struct BatchConfig {
     /// At most this many rows (summed leading dimensions) per run. A single request with more
     /// rows runs alone.
     pub max_batch_size: usize,
-    /// How long the first request of a batch waits for companions.
+    /// How long the first request of a batch waits for companions; zero never waits (a batch is
+    /// what queued while the sessions were busy).
     #[serde(rename = "max_queue_delay_ms", with = "millis")]
     pub max_queue_delay: Duration,
 }

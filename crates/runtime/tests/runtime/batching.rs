@@ -148,3 +148,29 @@ fn cycle(data: &depot_domain::TensorData, len: usize, offset: usize) -> depot_do
         other => panic!("no cycling for {:?}", other.datatype()),
     }
 }
+
+/// On a paused clock time only moves when every task waits on a timer, so a batch that waited
+/// for companions shows as elapsed time. Runs are inline (a generous threshold), so no
+/// blocking thread is involved.
+async fn paused_time_for_two_concurrent_requests(delay: Duration) -> (Duration, u64) {
+    let runtime = runtime(RuntimeConfig { sessions_per_version: 1, inline_run_max_us: 1_000_000, ..config() });
+    let model = load(&runtime, "tiny.onnx", 1, Some(BatchConfig::new(8, delay))).await;
+    let started = tokio::time::Instant::now();
+    let (a, b) = tokio::join!(model.infer(tiny_input(1, 0)), model.infer(tiny_input(2, 1)));
+    assert_eq!(a.expect("first")[0].tensor.shape, vec![1, 3]);
+    assert_eq!(b.expect("second")[0].tensor.shape, vec![2, 3]);
+    (started.elapsed(), model.stats().runs)
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_zero_delay_batches_what_is_queued_without_waiting() {
+    let (elapsed, runs) = paused_time_for_two_concurrent_requests(Duration::ZERO).await;
+    assert_eq!(elapsed, Duration::ZERO, "a zero delay waited on the timer");
+    assert_eq!(runs, 1, "both requests were queued together and share one run");
+
+    // The same requests with a delay wait for companions that never come.
+    let delay = Duration::from_millis(5);
+    let (elapsed, runs) = paused_time_for_two_concurrent_requests(delay).await;
+    assert!(elapsed >= delay, "waited {elapsed:?}, not the {delay:?} delay");
+    assert_eq!(runs, 1);
+}
