@@ -3,6 +3,7 @@
 //! into the runtime from its verified artifact.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use actix_web::{HttpRequest, web};
 use bytes::BytesMut;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use depot_catalog::{Catalog, Deployment};
+use depot_catalog::{Catalog, CatalogError, Deployment};
 use depot_domain::{AliasName, BatchPolicy, Digest, ModelName, Signature, VersionNumber, VersionRef};
 use depot_runtime::{BatchConfig, LoadedModel, VersionKey};
 use futures::StreamExt;
@@ -31,11 +32,18 @@ pub struct Resolved {
     pub batching: Option<BatchPolicy>,
 }
 
-/// A cached value and when it was read.
+/// A cached value, when it was read, and since when a request has been re-reading it.
 #[derive(Debug)]
 struct Entry<T> {
     at: Instant,
     value: T,
+    refreshing_since: Option<Instant>,
+}
+
+impl<T> Entry<T> {
+    fn new(value: T) -> Self {
+        Self { at: Instant::now(), value, refreshing_since: None }
+    }
 }
 
 /// What a model's version-less routes serve, as cached.
@@ -54,9 +62,13 @@ struct Caches {
 
 /// Short-lived caches of what the database says about versions, aliases and deployments, so
 /// the hot path does not query it on every request. Every entry is re-read after `ttl` (the
-/// periodic reconciliation: a missed notification leaves a replica stale for at most `ttl`);
-/// changes announced on the serving channel replace entries at once, after the new target is
-/// loaded ([`follow_changes`]).
+/// periodic reconciliation: a missed notification leaves a replica stale for at most `ttl` plus
+/// one read); changes announced on the serving channel replace entries at once, after the new
+/// target is loaded ([`follow_changes`]).
+///
+/// One request re-reads an expired entry while the others keep using it ([`lookup`]): without
+/// that, every request in flight when an entry expired queried the database at once, each
+/// waiting on it, and a slow database stalled all of them.
 #[derive(Debug)]
 pub struct Resolver {
     ttl: Duration,
@@ -79,6 +91,15 @@ impl Resolver {
         entry.filter(|e| e.at.elapsed() < self.ttl).map(|e| e.value.clone())
     }
 
+    /// [`lookup`] in one of the caches.
+    fn lookup<K: Hash + Eq, T: Clone>(
+        &self,
+        pick: impl FnOnce(&mut Caches) -> &mut HashMap<K, Entry<T>>,
+        key: &K,
+    ) -> Option<T> {
+        lookup(pick(&mut self.caches()), key, self.ttl)
+    }
+
     pub async fn resolve(
         &self,
         catalog: &Catalog,
@@ -86,10 +107,11 @@ impl Resolver {
         version: VersionNumber,
     ) -> Result<Arc<Resolved>, ApiError> {
         let key = (model.clone(), version);
-        if let Some(resolved) = self.fresh(self.caches().versions.get(&key)) {
+        if let Some(resolved) = self.lookup(|c| &mut c.versions, &key) {
             return Ok(resolved);
         }
-        let row = catalog.get_version(model, version).await?;
+        let row =
+            catalog.get_version(model, version).await.inspect_err(|e| release(&mut self.caches().versions, &key, e))?;
         let resolved = Arc::new(Resolved {
             model: row.model,
             version: row.version,
@@ -104,7 +126,7 @@ impl Resolver {
             let ttl = self.ttl;
             caches.versions.retain(|_, e| e.at.elapsed() < ttl);
         }
-        caches.versions.insert(key, Entry { at: Instant::now(), value: resolved.clone() });
+        caches.versions.insert(key, Entry::new(resolved.clone()));
         Ok(resolved)
     }
 
@@ -129,22 +151,30 @@ impl Resolver {
 
     async fn alias(&self, catalog: &Catalog, model: &ModelName, alias: &AliasName) -> Result<VersionNumber, ApiError> {
         let key = (model.clone(), alias.clone());
-        if let Some(version) = self.fresh(self.caches().aliases.get(&key)) {
+        if let Some(version) = self.lookup(|c| &mut c.aliases, &key) {
             return Ok(version);
         }
         let started = Instant::now();
-        let version = catalog.get_alias(model, alias).await?.version;
+        let version = catalog
+            .get_alias(model, alias)
+            .await
+            .inspect_err(|e| release(&mut self.caches().aliases, &key, e))?
+            .version;
         install(&mut self.caches().aliases, key, version, started);
         Ok(version)
     }
 
     /// What the model's version-less routes serve; `None` when it is not deployed.
     pub async fn deployment(&self, catalog: &Catalog, model: &ModelName) -> Result<Option<Target>, ApiError> {
-        if let Some(target) = self.fresh(self.caches().deployments.get(model)) {
+        if let Some(target) = self.lookup(|c| &mut c.deployments, model) {
             return Ok(target);
         }
         let started = Instant::now();
-        let target = catalog.get_deployment(model).await?.map(|d| target_of(&d));
+        let target = catalog
+            .get_deployment(model)
+            .await
+            .inspect_err(|e| release(&mut self.caches().deployments, model, e))?
+            .map(|d| target_of(&d));
         install(&mut self.caches().deployments, model.clone(), target, started);
         Ok(target)
     }
@@ -159,14 +189,14 @@ impl Resolver {
     }
 
     pub fn set_deployment(&self, model: &ModelName, target: Option<Target>) {
-        self.caches().deployments.insert(model.clone(), Entry { at: Instant::now(), value: target });
+        self.caches().deployments.insert(model.clone(), Entry::new(target));
     }
 
     pub fn set_alias(&self, model: &ModelName, alias: &AliasName, version: Option<VersionNumber>) {
         let key = (model.clone(), alias.clone());
         match version {
             Some(version) => {
-                self.caches().aliases.insert(key, Entry { at: Instant::now(), value: version });
+                self.caches().aliases.insert(key, Entry::new(version));
             }
             None => {
                 self.caches().aliases.remove(&key);
@@ -200,7 +230,38 @@ fn install<K: std::hash::Hash + Eq, T>(map: &mut HashMap<K, Entry<T>>, key: K, v
     if map.get(&key).is_some_and(|e| e.at > started) {
         return;
     }
-    map.insert(key, Entry { at: Instant::now(), value });
+    map.insert(key, Entry::new(value));
+}
+
+/// The cached value for `key` when it is fresh, or when it has expired but another request
+/// began re-reading it less than `ttl` ago. Otherwise `None`, and the caller is to re-read it:
+/// an expired entry is claimed for that caller. A claim lapses after `ttl`, so a re-read that
+/// was abandoned (its request dropped) holds no one up for longer.
+fn lookup<K: Hash + Eq, T: Clone>(map: &mut HashMap<K, Entry<T>>, key: &K, ttl: Duration) -> Option<T> {
+    let entry = map.get_mut(key)?;
+    let now = Instant::now();
+    let fresh = now.duration_since(entry.at) < ttl;
+    let claimed = entry.refreshing_since.is_some_and(|since| now.duration_since(since) < ttl);
+    if fresh || claimed {
+        return Some(entry.value.clone());
+    }
+    entry.refreshing_since = Some(now);
+    None
+}
+
+/// After a failed re-read: what no longer exists is forgotten; otherwise (the database is
+/// unavailable, say) the claim is released, so that the next request tries again while the
+/// others keep the value they had.
+fn release<K: Hash + Eq, T>(map: &mut HashMap<K, Entry<T>>, key: &K, error: &CatalogError) {
+    let gone = matches!(
+        error,
+        CatalogError::ModelNotFound { .. } | CatalogError::VersionNotFound { .. } | CatalogError::AliasNotFound { .. }
+    );
+    if gone {
+        map.remove(key);
+    } else if let Some(entry) = map.get_mut(key) {
+        entry.refreshing_since = None;
+    }
 }
 
 pub fn target_of(deployment: &Deployment) -> Target {
@@ -360,4 +421,55 @@ pub async fn read_body(request: &HttpRequest, mut payload: web::Payload, limit: 
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TTL: Duration = Duration::from_millis(200);
+
+    fn expired(value: u32, refreshing_since: Option<Instant>) -> Entry<u32> {
+        Entry { at: Instant::now() - 2 * TTL, value, refreshing_since }
+    }
+
+    #[test]
+    fn one_caller_re_reads_an_expired_entry_while_the_others_keep_it() {
+        let mut map = HashMap::from([("fresh", Entry::new(1)), ("expired", expired(2, None))]);
+        assert_eq!(lookup(&mut map, &"fresh", TTL), Some(1));
+        assert_eq!(lookup(&mut map, &"missing", TTL), None);
+
+        assert_eq!(lookup(&mut map, &"expired", TTL), None, "the first caller re-reads");
+        assert!(map["expired"].refreshing_since.is_some(), "and has claimed the re-read");
+        assert_eq!(lookup(&mut map, &"expired", TTL), Some(2), "the next callers keep the old value");
+        assert_eq!(lookup(&mut map, &"expired", TTL), Some(2));
+
+        install(&mut map, "expired", 3, Instant::now() - Duration::from_millis(1));
+        assert_eq!(lookup(&mut map, &"expired", TTL), Some(3), "the re-read value is fresh");
+        assert_eq!(map["expired"].refreshing_since, None);
+    }
+
+    #[test]
+    fn an_abandoned_re_read_is_taken_over_after_the_ttl() {
+        let mut map = HashMap::from([("k", expired(1, Some(Instant::now() - 2 * TTL)))]);
+        assert_eq!(lookup(&mut map, &"k", TTL), None, "the old claim has lapsed");
+        assert_eq!(lookup(&mut map, &"k", TTL), Some(1), "the new one holds");
+    }
+
+    #[test]
+    fn a_failed_re_read_forgets_what_is_gone_and_retries_the_rest() {
+        let name = ModelName::parse("m").expect("name");
+        let mut map = HashMap::from([("gone", expired(1, None)), ("down", expired(2, None))]);
+
+        assert_eq!(lookup(&mut map, &"gone", TTL), None);
+        let not_found = CatalogError::VersionNotFound { name, version: VersionNumber::new(1).expect("version") };
+        release(&mut map, &"gone", &not_found);
+        assert!(!map.contains_key("gone"), "a version that no longer exists is not served from the cache");
+
+        assert_eq!(lookup(&mut map, &"down", TTL), None);
+        // Any error but "not found": the database timed out, say.
+        release(&mut map, &"down", &CatalogError::Corrupt { reason: "a timeout".into() });
+        assert_eq!(map["down"].value, 2, "the value is kept");
+        assert_eq!(lookup(&mut map, &"down", TTL), None, "the claim was released: the next caller tries again");
+    }
 }
