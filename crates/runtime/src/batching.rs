@@ -148,9 +148,10 @@ async fn collect_batches(mut incoming: mpsc::UnboundedReceiver<Pending>, pool: A
         let permit = match idle {
             Some(permit) => permit,
             None => {
-                // A zero delay never waits on the timer, whose millisecond granularity would
-                // turn "no wait" into a wait of up to a millisecond.
-                while !batch.full() && !config.max_queue_delay.is_zero() {
+                // The timer rounds deadlines up to the next millisecond, so a deadline that has
+                // passed (a zero delay, or a request held back from an earlier batch) is not
+                // handed to it.
+                while !batch.full() && Instant::now() < deadline {
                     match tokio::time::timeout_at(deadline, incoming.recv()).await {
                         Ok(Some(p)) => held_back.extend(batch.offer(p)),
                         Ok(None) | Err(_) => break,
