@@ -91,15 +91,6 @@ impl Resolver {
         entry.filter(|e| e.at.elapsed() < self.ttl).map(|e| e.value.clone())
     }
 
-    /// [`lookup`] in one of the caches.
-    fn lookup<K: Hash + Eq, T: Clone>(
-        &self,
-        pick: impl FnOnce(&mut Caches) -> &mut HashMap<K, Entry<T>>,
-        key: &K,
-    ) -> Option<T> {
-        lookup(pick(&mut self.caches()), key, self.ttl)
-    }
-
     pub async fn resolve(
         &self,
         catalog: &Catalog,
@@ -107,7 +98,7 @@ impl Resolver {
         version: VersionNumber,
     ) -> Result<Arc<Resolved>, ApiError> {
         let key = (model.clone(), version);
-        if let Some(resolved) = self.lookup(|c| &mut c.versions, &key) {
+        if let Some(resolved) = lookup(&mut self.caches().versions, &key, self.ttl) {
             return Ok(resolved);
         }
         let row =
@@ -151,7 +142,7 @@ impl Resolver {
 
     async fn alias(&self, catalog: &Catalog, model: &ModelName, alias: &AliasName) -> Result<VersionNumber, ApiError> {
         let key = (model.clone(), alias.clone());
-        if let Some(version) = self.lookup(|c| &mut c.aliases, &key) {
+        if let Some(version) = lookup(&mut self.caches().aliases, &key, self.ttl) {
             return Ok(version);
         }
         let started = Instant::now();
@@ -166,7 +157,7 @@ impl Resolver {
 
     /// What the model's version-less routes serve; `None` when it is not deployed.
     pub async fn deployment(&self, catalog: &Catalog, model: &ModelName) -> Result<Option<Target>, ApiError> {
-        if let Some(target) = self.lookup(|c| &mut c.deployments, model) {
+        if let Some(target) = lookup(&mut self.caches().deployments, model, self.ttl) {
             return Ok(target);
         }
         let started = Instant::now();
@@ -226,7 +217,7 @@ impl Resolver {
 
 /// Inserts what a database read begun at `started` returned, unless the entry was replaced after
 /// that read began: a slow read (or a slow follower task) must not overwrite a newer change.
-fn install<K: std::hash::Hash + Eq, T>(map: &mut HashMap<K, Entry<T>>, key: K, value: T, started: Instant) {
+fn install<K: Hash + Eq, T>(map: &mut HashMap<K, Entry<T>>, key: K, value: T, started: Instant) {
     if map.get(&key).is_some_and(|e| e.at > started) {
         return;
     }
