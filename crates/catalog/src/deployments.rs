@@ -194,7 +194,8 @@ impl Catalog {
     }
 
     /// The version a rollback would go back to: the one deployed before the current one, found
-    /// by walking the deployment history (so repeated rollbacks keep going back).
+    /// by walking the deployment history (so repeated rollbacks keep going back). Redeploying
+    /// the deployed version (a re-run pipeline, ending a canary) does not count as a step.
     pub async fn rollback_target(&self, model: &ModelName) -> Result<VersionNumber, CatalogError> {
         let Some(deployment) = self.get_deployment(model).await? else {
             return Err(CatalogError::NotDeployed { name: model.clone() });
@@ -202,7 +203,7 @@ impl Catalog {
         let previous: Option<i32> = sqlx::query_scalar(
             "SELECT (details->>'from')::int FROM audit_log
              WHERE model = $1 AND action IN ('deployment.deploy', 'deployment.promote') AND version = $2
-               AND details->>'from' IS NOT NULL
+               AND details->>'from' IS NOT NULL AND (details->>'from')::int <> version
              ORDER BY id DESC LIMIT 1",
         )
         .bind(model.as_str())

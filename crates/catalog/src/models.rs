@@ -108,6 +108,11 @@ impl Catalog {
     /// Models in name order.
     pub async fn list_models(&self, filter: &ModelFilter, page: &PageRequest) -> Result<Page<Model>, CatalogError> {
         let limit = page.effective_limit();
+        // The cursor is the last name listed, so anything that is no model name is not one.
+        let after = match &page.cursor {
+            None => None,
+            Some(c) => Some(ModelName::parse(c).map_err(|_| CatalogError::InvalidCursor { cursor: c.clone() })?),
+        };
         let rows = sqlx::query_as::<_, ModelRow>(&format!(
             "{SELECT_MODEL}
              WHERE ($1::text IS NULL OR starts_with(m.name, $1))
@@ -117,7 +122,7 @@ impl Catalog {
         ))
         .bind(&filter.name_prefix)
         .bind(&filter.tag)
-        .bind(&page.cursor)
+        .bind(after.as_ref().map(ModelName::as_str))
         .bind(limit + 1)
         .fetch_all(&self.pool)
         .await?;
