@@ -2,7 +2,8 @@
 //! tensor specs and signatures, version metadata.
 //!
 //! Every value that comes from outside is validated once, here, by a `parse` constructor, and
-//! carried as a newtype afterwards. This crate does no I/O and knows nothing of HTTP, SQL,
+//! carried as a newtype afterwards; a request's tensors become [`ValidatedInputs`] once they fit
+//! the model's signature. This crate does no I/O and knows nothing of HTTP, SQL,
 //! object storage or ONNX Runtime.
 
 mod batching;
@@ -19,4 +20,6 @@ pub use format::ArtifactFormat;
 pub use metadata::{Lineage, MetadataError, VersionMetadata};
 pub use name::{AliasName, ModelName, NameError, Tag, Tags, VersionNumber, VersionRef};
 pub use tensor::{DataType, Signature, TensorKind, TensorSpec};
-pub use tensor_data::{Dims, NameList, NamedTensor, Tensor, TensorData, ValidationError, validate_inputs};
+pub use tensor_data::{
+    Dims, NameList, NamedTensor, Tensor, TensorData, ValidatedInputs, ValidationError, validate_inputs,
+};

@@ -104,7 +104,8 @@ impl TensorData {
 /// An owned tensor: its dimensions and its elements in row-major order.
 ///
 /// The fields are public and not checked against each other on construction; a tensor that
-/// came from outside is checked by [`validate_inputs`] before it is used.
+/// came from outside is checked by [`validate_inputs`] before it is used, and carried as
+/// [`ValidatedInputs`] afterwards.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
     pub shape: Vec<usize>,
@@ -279,6 +280,57 @@ pub fn validate_inputs(signature: &Signature, inputs: &[NamedTensor]) -> Result<
         }
     }
     Ok(())
+}
+
+/// Inputs that have passed [`validate_inputs`] against a signature, held in the signature's
+/// input order.
+///
+/// [`ValidatedInputs::new`] is the only way to make one, so holding one proves the inputs were
+/// validated; a consumer need not validate them again. It does not say against which signature:
+/// a consumer that serves several can compare [`ValidatedInputs::as_slice`]'s names with its own
+/// signature's input names, in order.
+///
+/// The default is no inputs at all, what a signature without inputs accepts; it lets a decoder
+/// move the inputs out of a larger request (`std::mem::take`), and a runtime serving a signature
+/// with inputs refuses it by that name check.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ValidatedInputs {
+    inputs: Vec<NamedTensor>,
+}
+
+impl ValidatedInputs {
+    /// Validates `inputs` (in any order) against `signature` with [`validate_inputs`], then
+    /// orders them as the signature lists its inputs.
+    pub fn new(signature: &Signature, inputs: Vec<NamedTensor>) -> Result<Self, ValidationError> {
+        validate_inputs(signature, &inputs)?;
+        // Validation guarantees each input names exactly one signature input and each
+        // signature input is given once, so every slot is filled.
+        let mut slots: Vec<Option<NamedTensor>> = (0..signature.inputs.len()).map(|_| None).collect();
+        for input in inputs {
+            if let Some(slot) = signature.inputs.iter().position(|s| s.name == input.name) {
+                slots[slot] = Some(input);
+            }
+        }
+        Ok(Self { inputs: slots.into_iter().flatten().collect() })
+    }
+
+    /// The inputs, in the signature's order.
+    pub fn as_slice(&self) -> &[NamedTensor] {
+        &self.inputs
+    }
+
+    /// The inputs, in the signature's order.
+    pub fn into_inner(self) -> Vec<NamedTensor> {
+        self.inputs
+    }
+
+    pub fn len(&self) -> usize {
+        self.inputs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inputs.is_empty()
+    }
 }
 
 fn validate_one(spec: &TensorSpec, input: &NamedTensor) -> Result<(), ValidationError> {
@@ -528,6 +580,30 @@ mod tests {
             validate_inputs(&sig, &[none]),
             Err(ValidationError::LengthMismatch { expected: 1, actual: 0, .. })
         ));
+    }
+
+    #[test]
+    fn validated_inputs_come_in_signature_order() {
+        let validated = ValidatedInputs::new(&signature(), vec![c(1), a(2), b(2)]).expect("valid");
+        let names: Vec<&str> = validated.as_slice().iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!((validated.len(), validated.is_empty()), (3, false));
+        assert_eq!(validated.clone().into_inner(), vec![a(2), b(2), c(1)]);
+        // The same inputs in another order make the same value.
+        assert_eq!(ValidatedInputs::new(&signature(), vec![a(2), b(2), c(1)]), Ok(validated));
+    }
+
+    #[test]
+    fn validated_inputs_refuse_what_validate_inputs_refuses() {
+        assert_eq!(ValidatedInputs::new(&signature(), vec![a(2), b(3), c(1)]), Err(err(&[a(2), b(3), c(1)])));
+        assert!(matches!(
+            ValidatedInputs::new(&signature(), vec![a(1), c(1)]),
+            Err(ValidationError::MissingInput { name, .. }) if name == "b"
+        ));
+        let none = Signature::default();
+        let empty = ValidatedInputs::new(&none, Vec::new()).expect("no inputs for a signature without any");
+        assert!(empty.is_empty());
+        assert_eq!(empty.len(), 0);
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! ```
 //!
 //! Without `--runtime` it measures `Session::run` directly: one session per thread, one
-//! intra-op thread per session. With `--runtime` it measures `LoadedModel::infer` (validation,
-//! admission, a blocking-pool hop and tensor conversion included) from N concurrent Tokio tasks
+//! intra-op thread per session. With `--runtime` it measures `ValidatedInputs::new` then
+//! `LoadedModel::infer` (validation, admission, a blocking-pool hop unless the run is inline,
+//! and tensor conversion included) from N concurrent Tokio tasks
 //! on a version with N sessions. ONNX Runtime is loaded once per process, so the two modes are
 //! separate runs. For each model: single-thread p50/p99 latency and throughput, then the same
 //! with N threads (or tasks). The library is `$DEPOT_ORT_LIBRARY`, else
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use depot_domain::{
-    DataType, Digest, ModelName, NamedTensor, Signature, Tensor, TensorData, TensorSpec, VersionNumber,
+    DataType, Digest, ModelName, NamedTensor, Signature, Tensor, TensorData, TensorSpec, ValidatedInputs, VersionNumber,
 };
 use depot_runtime::{LoadedModel, Runtime, RuntimeConfig, VersionKey};
 use ort::session::{Session, SessionInputValue};
@@ -220,7 +221,10 @@ fn bench_runtime(library: &Path, models: &[Model], threads: usize, duration: Dur
                     .get_or_load(key, &model.signature(), None, async { Ok::<_, std::convert::Infallible>(bytes) })
                     .await?;
                 let tasks: Vec<_> = (0..n)
-                    .map(|_| tokio::spawn(run_infer(Arc::clone(&loaded), model.row(), model.features, duration)))
+                    .map(|_| {
+                        let (loaded, signature) = (Arc::clone(&loaded), model.signature());
+                        tokio::spawn(run_infer(loaded, signature, model.row(), model.features, duration))
+                    })
                     .collect();
                 let mut phases = Vec::new();
                 for task in tasks {
@@ -233,16 +237,22 @@ fn bench_runtime(library: &Path, models: &[Model], threads: usize, duration: Dur
     })
 }
 
-async fn run_infer(model: Arc<LoadedModel>, row: Vec<f32>, features: usize, duration: Duration) -> Result<Phase> {
+async fn run_infer(
+    model: Arc<LoadedModel>,
+    signature: Signature,
+    row: Vec<f32>,
+    features: usize,
+    duration: Duration,
+) -> Result<Phase> {
     let input = || vec![NamedTensor::new("x", Tensor::new(vec![1, features], TensorData::F32(row.clone())))];
     for _ in 0..50 {
-        model.infer(input()).await?;
+        model.infer(ValidatedInputs::new(&signature, input())?).await?;
     }
     let mut latencies = Vec::new();
     let started = Instant::now();
     while started.elapsed() < duration {
         let t = Instant::now();
-        model.infer(input()).await?;
+        model.infer(ValidatedInputs::new(&signature, input())?).await?;
         latencies.push(t.elapsed());
     }
     Ok(Phase { latencies, elapsed: started.elapsed() })

@@ -5,8 +5,8 @@
 //! request and takes compatible companions (same dimensions after the first, for every input)
 //! until it holds `max_batch_size` rows or the first request has waited `max_queue_delay`. It
 //! then waits for a session, tops the batch up with requests that arrived meanwhile, and runs it
-//! (on a blocking thread unless it is predicted to be cheap, see [`SessionPool::runs_inline`])
-//! while the next batch is collected. Requests that do not fit are kept for the next batch,
+//! (on a blocking thread unless it may run inline, see [`SessionPool::runs_inline`]) while the
+//! next batch is collected. Requests that do not fit are kept for the next batch,
 //! oldest first.
 //!
 //! With a zero `max_queue_delay` nothing waits for companions: a batch is whatever has queued
@@ -17,6 +17,9 @@
 //! waiting for companions only pays when requests are arriving together, and without this a
 //! lone request would always wait the whole delay (and tokio's timer rounds it up to the next
 //! millisecond).
+//!
+//! Architecture invariant: the batcher sits on a [`SessionPool`] and imports nothing of the
+//! loaded version (`model`) above it.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -26,7 +29,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::Span;
 
-use crate::model::{QueueSlot, SessionPool, element_count};
+use crate::pool::{QueueSlot, SessionPool, element_count};
 use crate::{BatchConfig, RuntimeError};
 
 type Reply = Result<Vec<Tensor>, RuntimeError>;
@@ -90,8 +93,9 @@ impl Batcher {
         let slot = pool.enter_queue()?;
         let (reply, response) = oneshot::channel();
         let pending = Pending { inputs, rows, reply, enqueued: Instant::now(), span: Span::current(), _slot: slot };
-        self.submit.send(pending).map_err(|_| RuntimeError::inference("the batching task has stopped"))?;
-        response.await.map_err(|_| RuntimeError::inference("the batch was dropped before it ran"))?
+        self.submit.send(pending).map_err(|_| RuntimeError::internal("the batching task has stopped"))?;
+        // The batch's thread failed (panicked) before answering.
+        response.await.map_err(|_| RuntimeError::internal("the batch was dropped before it ran"))?
     }
 }
 
@@ -210,7 +214,7 @@ fn dispatch(pool: Arc<SessionPool>, requests: Vec<Pending>, permit: OwnedSemapho
             replies.push(p.reply);
         }
         let result = concat_requests(inputs)
-            .and_then(|batched| pool.run_blocking(&batched, replies.len() as u64, permit))
+            .and_then(|batched| pool.run_blocking(&batched, replies.len() as u64, permit, inline))
             .and_then(|outputs| split_outputs(outputs, &rows));
         match result {
             Ok(per_request) => {

@@ -28,6 +28,15 @@ pub struct RuntimeConfig {
     /// its last runs, starting from the warm-up) times the request's elements. For sub-0.1 ms
     /// models the hand-off costs more than the run (BENCHMARKS.md, "Serving"). 0 hands every run
     /// off.
+    ///
+    /// A prediction can be wrong, so inline runs are bounded: an inline run that takes more than
+    /// 10 times this (1 ms at the default) is a strike, and the third strike within the
+    /// version's last 64 inline runs demotes the version: from then on, until it is reloaded,
+    /// every run of it goes to a blocking thread, and one warning is logged with the model, the
+    /// version and the run's duration. One strike is not enough, since a busy machine can
+    /// preempt a thread mid-run; strikes older than the last 64 inline runs are forgotten.
+    /// [`ModelStats::inline`](crate::ModelStats::inline) says whether a version still runs
+    /// inline.
     pub inline_run_max_us: u64,
     /// At most this many versions stay loaded; the least recently used is evicted first.
     pub cache_max_versions: usize,

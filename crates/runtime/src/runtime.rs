@@ -13,7 +13,9 @@ use ort::environment::Environment;
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use crate::model::{self, LoadedModel, SessionPool, VersionKey};
+use crate::key::VersionKey;
+use crate::model::LoadedModel;
+use crate::pool::{self, SessionPool};
 use crate::{BatchConfig, RuntimeConfig, RuntimeError, environment};
 
 type LoadResult = Result<Arc<LoadedModel>, RuntimeError>;
@@ -166,7 +168,7 @@ impl Runtime {
         F: Future<Output = Result<Bytes, E>>,
         E: Into<Box<dyn StdError + Send + Sync>>,
     {
-        model::check_servable(&signature)?;
+        pool::check_servable(&signature)?;
         let bytes = fetch.await.map_err(|e| RuntimeError::Fetch { reason: crate::error::chain(&*e.into()) })?;
         let artifact_bytes = bytes.len() as u64;
         let environment = self.inner.environment.clone();
@@ -175,11 +177,11 @@ impl Runtime {
         let span = tracing::Span::current();
         let pool = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            SessionPool::create(&environment, &config, &pool_key, signature, &bytes)
+            SessionPool::create(&environment, &config, pool_key, signature, &bytes)
         })
         .await
-        .map_err(|e| RuntimeError::load(format!("the loading thread failed: {e}")))??;
-        Ok(Arc::new(LoadedModel::new(key.clone(), artifact_bytes, pool, batching)))
+        .map_err(|e| RuntimeError::internal(format!("the loading thread failed: {e}")))??;
+        Ok(Arc::new(LoadedModel::new(artifact_bytes, pool, batching)))
     }
 
     /// The loaded version for `key`, if loaded; counts as a use for the LRU order.

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use depot_domain::NamedTensor;
+use depot_domain::{NamedTensor, ValidatedInputs};
 use depot_runtime::{BatchConfig, RuntimeConfig};
 
-use crate::support::{Expected, assert_close, config, load, runtime, tiny_input};
+use crate::support::{Expected, assert_close, config, load, runtime, tiny_input, tiny_tensors, valid};
 
 const WAIT: Duration = Duration::from_millis(200);
 
@@ -19,7 +19,7 @@ async fn concurrent_requests_share_runs_and_get_their_own_rows() {
     let batched = load(&runtime, "tiny.onnx", 2, Some(BatchConfig::new(64, WAIT))).await;
     assert_eq!(batched.batching(), Some(BatchConfig::new(64, WAIT)));
 
-    let requests: Vec<Vec<NamedTensor>> = (0..12).map(|i| tiny_input(i % 3 + 1, i)).collect();
+    let requests: Vec<ValidatedInputs> = (0..12).map(|i| tiny_input(i % 3 + 1, i)).collect();
     let mut reference = Vec::new();
     for inputs in &requests {
         reference.push(unbatched.infer(inputs.clone()).await.expect("reference"));
@@ -64,14 +64,16 @@ async fn several_inputs_and_outputs_of_several_types_split_correctly() {
     let runtime = runtime(RuntimeConfig { sessions_per_version: 2, ..config() });
     let unbatched = load(&runtime, "multi_io.onnx", 1, None).await;
     let batched = load(&runtime, "multi_io.onnx", 2, Some(BatchConfig::new(32, WAIT))).await;
-    let base = Expected::read("multi_io").input_tensors();
+    let expected = Expected::read("multi_io");
+    let base = expected.input_tensors();
 
     // Requests whose inputs disagree on their leading dimension (`mask` has its own) run unbatched.
-    let requests: Vec<Vec<NamedTensor>> = (0..6)
+    let requests: Vec<ValidatedInputs> = (0..6)
         .map(|i| {
             let rows = i % 3 + 1;
             let mask_rows = if i == 4 { rows + 1 } else { rows };
-            base.iter()
+            let inputs = base
+                .iter()
                 .map(|input| {
                     let r = if input.name == "mask" { mask_rows } else { rows };
                     let mut t = input.tensor.clone();
@@ -80,7 +82,8 @@ async fn several_inputs_and_outputs_of_several_types_split_correctly() {
                     t.data = cycle(&t.data, r * per_row, i);
                     NamedTensor::new(input.name.clone(), t)
                 })
-                .collect()
+                .collect();
+            valid(&expected.signature, inputs)
         })
         .collect();
     let mut reference = Vec::new();
@@ -132,7 +135,8 @@ async fn batching_is_off_when_the_leading_dimension_is_fixed() {
         .await
         .expect("load");
     assert_eq!(model.batching(), None);
-    assert_eq!(model.infer(tiny_input(1, 0)).await.expect("infer")[0].tensor.shape, vec![1, 3]);
+    let inputs = valid(&expected.signature, tiny_tensors(1, 0));
+    assert_eq!(model.infer(inputs).await.expect("infer")[0].tensor.shape, vec![1, 3]);
 }
 
 /// `len` elements taken cyclically from `data`, starting at `offset`: distinct inputs per request.

@@ -1,6 +1,6 @@
 //! depot-runtime gives the outputs Python's onnxruntime gives (tests/fixtures/expected/).
 
-use crate::support::{Expected, assert_close, config, load, runtime};
+use crate::support::{Expected, assert_close, config, load, runtime, valid};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fixture_matches_python_onnxruntime() {
@@ -15,7 +15,10 @@ async fn every_fixture_matches_python_onnxruntime() {
     for name in names {
         let expected = Expected::read(&name);
         let model = load(&runtime, &format!("{name}.onnx"), 1, None).await;
-        let outputs = model.infer(expected.input_tensors()).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let outputs = model
+            .infer(valid(&expected.signature, expected.input_tensors()))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
 
         let order: Vec<&str> = outputs.iter().map(|o| o.name.as_str()).collect();
         let declared: Vec<&str> = expected.signature.outputs.iter().map(|s| s.name.as_str()).collect();

@@ -62,10 +62,12 @@ async fn cheap_runs_happen_on_the_callers_thread_unless_disabled() {
             .expect("infer");
         assert_eq!(outputs[0].tensor.shape, vec![1, 3]);
     }
+    assert!(model.stats().inline, "a version whose runs are fast keeps running inline");
 
     let handed_off = runtime(RuntimeConfig { inline_run_max_us: 0, ..config() });
     let model = load(&handed_off, "tiny.onnx", 1, None).await;
     let mut infer = Box::pin(model.infer(tiny_input(1, 0)));
     assert!((&mut infer).now_or_never().is_none(), "with inline_run_max_us = 0 every run is handed off");
     assert_eq!(infer.await.expect("infer")[0].tensor.shape, vec![1, 3]);
+    assert!(!model.stats().inline);
 }

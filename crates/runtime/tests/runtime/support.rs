@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
-use depot_domain::{DataType, Digest, ModelName, NamedTensor, Signature, Tensor, TensorData, VersionNumber};
+use depot_domain::{
+    DataType, Digest, ModelName, NamedTensor, Signature, Tensor, TensorData, ValidatedInputs, VersionNumber,
+};
 use depot_runtime::{BatchConfig, LoadedModel, Runtime, RuntimeConfig, VersionKey};
 use serde::Deserialize;
 
@@ -180,14 +182,31 @@ pub fn assert_close(name: &str, actual: &Tensor, expected: &Tensor) {
     assert_eq!(actual.len(), expected.len(), "element count of {name}");
 }
 
+/// `inputs` validated against `signature`; panics when they do not fit.
+pub fn valid(signature: &Signature, inputs: Vec<NamedTensor>) -> ValidatedInputs {
+    ValidatedInputs::new(signature, inputs).unwrap_or_else(|e| panic!("invalid test inputs: {e}"))
+}
+
+/// The signature recorded for a fixture, read once per test binary.
+fn signature_of(fixture_name: &'static str, cell: &'static OnceLock<Signature>) -> &'static Signature {
+    cell.get_or_init(|| Expected::read(fixture_name).signature)
+}
+
 /// `rows` rows of 4 FP32 features for tiny.onnx, distinct per `seed`.
-pub fn tiny_input(rows: usize, seed: usize) -> Vec<NamedTensor> {
+pub fn tiny_tensors(rows: usize, seed: usize) -> Vec<NamedTensor> {
     let data = (0..rows * 4).map(|i| ((seed * 31 + i * 7) % 23) as f32 / 10.0 - 1.0).collect();
     vec![NamedTensor::new("x", Tensor::new(vec![rows, 4], TensorData::F32(data)))]
 }
 
-/// `rows` rows of 784 FP32 features for mlp.onnx.
-pub fn mlp_input(rows: usize) -> Vec<NamedTensor> {
+/// [`tiny_tensors`], validated against tiny.onnx's signature.
+pub fn tiny_input(rows: usize, seed: usize) -> ValidatedInputs {
+    static TINY: OnceLock<Signature> = OnceLock::new();
+    valid(signature_of("tiny", &TINY), tiny_tensors(rows, seed))
+}
+
+/// `rows` rows of 784 FP32 features for mlp.onnx, validated against its signature.
+pub fn mlp_input(rows: usize) -> ValidatedInputs {
+    static MLP: OnceLock<Signature> = OnceLock::new();
     let data = (0..rows * 784).map(|i| (i % 97) as f32 / 97.0).collect();
-    vec![NamedTensor::new("x", Tensor::new(vec![rows, 784], TensorData::F32(data)))]
+    valid(signature_of("mlp", &MLP), vec![NamedTensor::new("x", Tensor::new(vec![rows, 784], TensorData::F32(data)))])
 }

@@ -46,9 +46,10 @@
 //! intermediate [`serde_json::Value`] and no allocation per element, except one per BYTES
 //! element. Responses are written straight into a byte buffer.
 //!
-//! Every decoded request has passed [`depot_domain::validate_inputs`], and every error is an
-//! [`EncodingError`] whose message names the input and says what was expected and what was
-//! given, fit to be returned verbatim as a 400.
+//! Every decoded request comes back as [`ValidatedInputs`]: it has passed
+//! [`depot_domain::validate_inputs`] and its inputs are in the signature's order, whatever the
+//! request's order. Every error is an [`EncodingError`] whose message names the input and says
+//! what was expected and what was given, fit to be returned verbatim as a 400.
 
 mod binary;
 mod element;
@@ -63,7 +64,7 @@ pub use oip::{OipRequest, OipResponse, RequestedOutput, decode_oip_request, enco
 pub use simple::{decode_simple_inputs, encode_simple_outputs, write_simple_response};
 
 #[cfg(doc)]
-use depot_domain::{NamedTensor, Signature};
+use depot_domain::{NamedTensor, Signature, ValidatedInputs};
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,6 @@
 //! The Open Inference Protocol v2 over REST, with Triton's binary tensor data extension.
 
-use depot_domain::{NamedTensor, Signature, Tensor, validate_inputs};
+use depot_domain::{NamedTensor, Signature, Tensor, ValidatedInputs};
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, IgnoredAny};
 use serde_json::value::RawValue;
@@ -16,8 +16,9 @@ use super::json::{Cx, DataSeed, Failure, has_non_utf8, put, put_datatype, put_sh
 pub struct OipRequest {
     /// The request's `id`, which the response must echo.
     pub id: Option<String>,
-    /// The inputs, in request order, validated against the model's signature.
-    pub inputs: Vec<NamedTensor>,
+    /// The inputs, validated against the model's signature and in its input order (not
+    /// necessarily the request's).
+    pub inputs: ValidatedInputs,
     /// The outputs asked for, in the order asked; empty when the request names none, which
     /// asks for all of them.
     pub outputs: Vec<RequestedOutput>,
@@ -54,7 +55,9 @@ pub struct OipResponse {
 ///
 /// Each input's `datatype` must be the model's, and its data (JSON `data`, flat or nested, or
 /// binary) must fill its `shape`. Requested outputs must be outputs of the model. The inputs
-/// have passed [`validate_inputs`](depot_domain::validate_inputs) against `signature`.
+/// have passed [`validate_inputs`](depot_domain::validate_inputs) against `signature` and come
+/// in the signature's input order. Binary data is still read in request order, as the
+/// extension lays it out.
 /// Parameters of extensions Depot does not implement (classification, shared memory) are
 /// refused; other parameters are ignored.
 pub fn decode_oip_request(
@@ -80,7 +83,7 @@ pub fn decode_oip_request(
     if !binary.is_empty() {
         return Err(EncodingError::BinaryTrailing { used: binary_length - binary.len(), unused: binary.len() });
     }
-    validate_inputs(signature, &inputs)?;
+    let inputs = ValidatedInputs::new(signature, inputs)?;
 
     Ok(OipRequest {
         id: request.id,

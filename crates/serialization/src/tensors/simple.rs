@@ -4,7 +4,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use depot_domain::{NamedTensor, Signature, Tensor, TensorData, ValidationError, validate_inputs};
+use depot_domain::{NamedTensor, Signature, Tensor, TensorData, ValidatedInputs, ValidationError};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -23,17 +23,17 @@ use super::json::{
 /// Each value is nested arrays, whose nesting gives the shape (a bare value is a scalar, shape
 /// `[]`), or `{"data": <flat or nested>, "shape": [..]?, "datatype": ".."?}`: with `shape`, the
 /// data's nesting is ignored and only its element count must match; a `datatype` must be the
-/// model's. The inputs are returned in request order, and have passed
-/// [`validate_inputs`](depot_domain::validate_inputs) against `signature`.
-pub fn decode_simple_inputs(body: &[u8], signature: &Signature) -> Result<Vec<NamedTensor>, EncodingError> {
+/// model's. The inputs come back as [`ValidatedInputs`]: they have passed
+/// [`validate_inputs`](depot_domain::validate_inputs) against `signature` and are in the
+/// signature's input order, whatever the request's order.
+pub fn decode_simple_inputs(body: &[u8], signature: &Signature) -> Result<ValidatedInputs, EncodingError> {
     let failure = Failure::default();
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let inputs = BodySeed { signature, failure: &failure }
         .deserialize(&mut deserializer)
         .and_then(|inputs| deserializer.end().map(|()| inputs))
         .map_err(|e| failure.resolve(e))?;
-    validate_inputs(signature, &inputs)?;
-    Ok(inputs)
+    Ok(ValidatedInputs::new(signature, inputs)?)
 }
 
 /// The `outputs` object of a simple-API response, `{"<name>": {"datatype", "shape", "data"}}`,

@@ -1,6 +1,8 @@
 //! The Open Inference Protocol v2 over REST, with Triton's binary tensor data extension.
 
-use depot_domain::{DataType, NamedTensor, Signature, Tensor, TensorData, TensorSpec, ValidationError};
+use depot_domain::{
+    DataType, NamedTensor, Signature, Tensor, TensorData, TensorSpec, ValidatedInputs, ValidationError,
+};
 use serde_json::{Value, json};
 
 use super::{every_datatype, message, one_input, signature_of};
@@ -23,7 +25,8 @@ fn with_binary(header: &Value, binary: &[u8]) -> (Vec<u8>, usize) {
 fn asking(outputs: &[(&str, Option<bool>)], binary_default: Option<bool>) -> OipRequest {
     OipRequest {
         id: None,
-        inputs: Vec::new(),
+        // What the encoder reads of a request is its outputs and binary_data_output.
+        inputs: ValidatedInputs::new(&Signature::default(), Vec::new()).expect("no inputs"),
         outputs: outputs.iter().map(|&(name, binary)| RequestedOutput { name: name.to_owned(), binary }).collect(),
         binary_default,
     }
@@ -69,7 +72,7 @@ fn every_datatype_round_trips_as_json() {
     );
     // The response's outputs are valid request inputs.
     let request = ok(decode_json(&json!({"inputs": header["outputs"]}), &signature));
-    assert_eq!(request.inputs, tensors);
+    assert_eq!(request.inputs.as_slice(), tensors);
 }
 
 #[test]
@@ -92,7 +95,7 @@ fn every_datatype_round_trips_as_binary() {
     // The response's outputs, binary data and all, are a valid request.
     let (body, length) = with_binary(&json!({"inputs": header["outputs"]}), binary_of(&response));
     let request = ok(decode_oip_request(&body, Some(length), &signature));
-    assert_eq!(request.inputs, tensors);
+    assert_eq!(request.inputs.as_slice(), tensors);
 }
 
 #[test]
@@ -152,13 +155,17 @@ fn decodes_a_request_made_by_tritonclient() {
         request,
         OipRequest {
             id: Some("req-1".into()),
-            inputs: vec![
-                t("x", vec![1, 4], TensorData::F32(vec![0.5, -1.25, 3.0e38, 1.0e-45])),
-                t("ids", vec![2], TensorData::I64(vec![-1, 1 << 40])),
-                t("mask", vec![3], TensorData::Bool(vec![true, false, true])),
-                t("text", vec![2], TensorData::Bytes(vec![b"hi".to_vec(), b"\xff\x00".to_vec()])),
-                t("small", vec![2, 2], TensorData::U8(vec![1, 2, 3, 255])),
-            ],
+            inputs: ValidatedInputs::new(
+                &triton_signature(),
+                vec![
+                    t("x", vec![1, 4], TensorData::F32(vec![0.5, -1.25, 3.0e38, 1.0e-45])),
+                    t("ids", vec![2], TensorData::I64(vec![-1, 1 << 40])),
+                    t("mask", vec![3], TensorData::Bool(vec![true, false, true])),
+                    t("text", vec![2], TensorData::Bytes(vec![b"hi".to_vec(), b"\xff\x00".to_vec()])),
+                    t("small", vec![2, 2], TensorData::U8(vec![1, 2, 3, 255])),
+                ],
+            )
+            .expect("valid"),
             outputs: vec![
                 RequestedOutput { name: "z".into(), binary: Some(false) },
                 RequestedOutput { name: "y".into(), binary: Some(true) },
@@ -182,7 +189,7 @@ fn decodes_tritonclients_default_request() {
     let signature = one_input(DataType::Fp32, vec![-1, 4]);
     let request = ok(decode_oip_request(body, Some(header_length("tritonclient_default")), &signature));
     assert_eq!(
-        request.inputs,
+        request.inputs.as_slice(),
         [NamedTensor::new("x", Tensor::new(vec![1, 4], TensorData::F32(vec![0.0, 1.0, 2.0, 3.0])))]
     );
     assert_eq!((request.outputs, request.binary_default, request.id), (vec![], Some(true), None));
@@ -264,7 +271,7 @@ fn binary_sizes_must_add_up() {
 
     let (body, length) = binary_x(&values, 16);
     let request = ok(decode_oip_request(&body, Some(length), &signature));
-    assert_eq!(request.inputs[0].tensor.data, TensorData::F32(values.to_vec()));
+    assert_eq!(request.inputs.as_slice()[0].tensor.data, TensorData::F32(values.to_vec()));
 
     // Short: the body ends before the tensor does.
     let short = decode_oip_request(&body[..body.len() - 4], Some(length), &signature);
@@ -307,7 +314,7 @@ fn binary_bytes_elements_are_length_prefixed() {
         let header = json!({"inputs": [{"name": "x", "shape": [count], "datatype": "BYTES",
                                          "parameters": {"binary_data_size": binary.len()}}]});
         let (body, length) = with_binary(&header, binary);
-        decode_oip_request(&body, Some(length), &signature).map(|mut r| r.inputs.remove(0).tensor.data)
+        decode_oip_request(&body, Some(length), &signature).map(|r| r.inputs.into_inner().remove(0).tensor.data)
     };
     let two = [3, 0, 0, 0, b'a', b'b', b'c', 0, 0, 0, 0];
     assert_eq!(decode(2, &two), Ok(TensorData::Bytes(vec![b"abc".to_vec(), Vec::new()])));
@@ -351,11 +358,11 @@ fn json_data_may_be_flat_or_nested_in_any_field_order() {
             &json!({"inputs": [{"name": "x", "shape": [2, 2], "datatype": "INT64", "data": data}]}),
             &signature,
         ));
-        assert_eq!(request.inputs[0].tensor, expected);
+        assert_eq!(request.inputs.as_slice()[0].tensor, expected);
     }
     // `data` before `name` and `datatype`: kept as text until they are known.
     let reordered = br#"{"inputs": [{"data": [[1, 2], [3, -4]], "shape": [2, 2], "datatype": "INT64", "name": "x"}]}"#;
-    assert_eq!(ok(decode_oip_request(reordered, None, &signature)).inputs[0].tensor, expected);
+    assert_eq!(ok(decode_oip_request(reordered, None, &signature)).inputs.as_slice()[0].tensor, expected);
 
     let short = decode_json(
         &json!({"inputs": [{"name": "x", "shape": [2, 2], "datatype": "INT64", "data": [1, 2, 3]}]}),
@@ -474,4 +481,30 @@ fn malformed_requests_are_errors_not_panics() {
 fn error_body_is_json() {
     let body = oip_error_body("input \"x\" is\nwrong");
     assert_eq!(serde_json::from_slice::<Value>(&body).ok(), Some(json!({"error": "input \"x\" is\nwrong"})));
+}
+
+#[test]
+fn inputs_come_in_signature_order_with_binary_data_read_in_request_order() {
+    let signature = Signature {
+        inputs: vec![
+            TensorSpec::tensor("a", DataType::Int32, vec![-1]),
+            TensorSpec::tensor("b", DataType::Int32, vec![-1]),
+        ],
+        outputs: vec![TensorSpec::tensor("y", DataType::Int32, vec![-1])],
+    };
+    // `b` comes first in the request, so its binary data comes first in the body.
+    let header = json!({"inputs": [
+        {"name": "b", "shape": [1], "datatype": "INT32", "parameters": {"binary_data_size": 4}},
+        {"name": "a", "shape": [2], "datatype": "INT32", "parameters": {"binary_data_size": 8}},
+    ]});
+    let binary: Vec<u8> = [7i32, 1, 2].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let (body, length) = with_binary(&header, &binary);
+    let request = ok(decode_oip_request(&body, Some(length), &signature));
+    assert_eq!(
+        request.inputs.into_inner(),
+        [
+            NamedTensor::new("a", Tensor::new(vec![2], TensorData::I32(vec![1, 2]))),
+            NamedTensor::new("b", Tensor::new(vec![1], TensorData::I32(vec![7]))),
+        ]
+    );
 }

@@ -1,13 +1,15 @@
 //! Depot's simple JSON API.
 
-use depot_domain::{DataType, NamedTensor, Signature, Tensor, TensorData, TensorSpec, ValidationError};
+use depot_domain::{
+    DataType, NamedTensor, Signature, Tensor, TensorData, TensorSpec, ValidatedInputs, ValidationError,
+};
 use serde_json::{Value, json};
 
 use super::{every_datatype, message, one_input, signature_of, sorted};
 use crate::tensors::{EncodingError, decode_simple_inputs, encode_simple_outputs, write_simple_response};
 
 fn decode(body: &Value, signature: &Signature) -> Result<Vec<NamedTensor>, EncodingError> {
-    decode_simple_inputs(body.to_string().as_bytes(), signature)
+    decode_simple_inputs(body.to_string().as_bytes(), signature).map(ValidatedInputs::into_inner)
 }
 
 /// Decodes `{"inputs": {"x": value}}` for an input `x` of `datatype` and any rank.
@@ -209,7 +211,8 @@ fn inputs_must_be_the_models() {
     assert!(matches!(rank, Err(EncodingError::Invalid(ValidationError::RankMismatch { .. }))), "{rank:?}");
     let ok =
         decode_simple_inputs(br#"{"inputs": {"b": [2.5], "a": [1]}}"#, &signature).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(ok.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["b", "a"], "request order");
+    // Given as b, a; returned in the signature's order.
+    assert_eq!(ok.as_slice().iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["a", "b"], "signature order");
 }
 
 #[test]
