@@ -13,6 +13,7 @@ crate::on_both_backends!(
     failure_to_commit_the_blob_leaves_nothing_behind,
     a_client_that_disconnects_mid_upload_leaves_nothing_behind,
     fifty_concurrent_uploads_get_versions_one_to_fifty,
+    details_sent_first_are_checked_before_the_artifact_is_read,
 );
 
 async fn assert_nothing_left(app: &TestApp) {
@@ -144,4 +145,33 @@ async fn fifty_concurrent_uploads_get_versions_one_to_fifty(backend: Backend) {
     assert_eq!(app.blob_count().await, 25, "equal bytes are stored once");
     assert_eq!(app.version_rows().await, 50);
     assert!(app.staging_settles_to_zero().await);
+}
+
+async fn details_sent_first_are_checked_before_the_artifact_is_read(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_model("m").await;
+    let url = app.url("/v1/models/m/versions");
+    let not_a_model = b"just some text, not a model".to_vec();
+    let form = |metadata: serde_json::Value, first: bool| {
+        let artifact = reqwest::multipart::Part::bytes(not_a_model.clone());
+        let form = reqwest::multipart::Form::new();
+        if first {
+            form.text("metadata", metadata.to_string()).part("artifact", artifact)
+        } else {
+            form.part("artifact", artifact).text("metadata", metadata.to_string())
+        }
+    };
+    // Had the artifact been read first, its format would be the error (415).
+    for (metadata, code) in [
+        (json!({"tags": ["white space"]}), "invalid_tag"),
+        (json!({"sha256": "not-a-digest"}), "invalid_digest"),
+        (json!({"metadata": {"framewrk": "typo"}}), "invalid_metadata"),
+    ] {
+        let response = app.client.post(&url).multipart(form(metadata.clone(), true)).send().await.expect("req");
+        assert_error(response, 400, code).await;
+        // Sent after the artifact, the artifact is read first and refused for what it is.
+        let response = app.client.post(&url).multipart(form(metadata, false)).send().await.expect("req");
+        assert_error(response, 415, "unsupported_format").await;
+    }
+    assert_nothing_left(&app).await;
 }

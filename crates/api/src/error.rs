@@ -1,20 +1,14 @@
-//! Every error the API answers with, in one table: a stable machine-readable code, its HTTP
-//! status, and one JSON body ([`ErrorBody`]).
+//! Every error the API answers with, in one table: each [`ErrorCode`] of the use cases gets
+//! its HTTP status here ([`status`]), and one JSON body ([`ErrorBody`]).
 //!
-//! A 4xx body says exactly what was wrong and how to fix it. A 5xx body says little; the log
-//! gets the whole cause chain.
+//! A 4xx body says exactly what was wrong and how to fix it. A 5xx body carries the fixed
+//! message the use case gave it; the log line of the request gets the whole cause chain.
 
-use std::error::Error as StdError;
 use std::fmt;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use depot_catalog::CatalogError;
-use depot_domain::{DigestError, MetadataError, NameError};
-use depot_runtime::RuntimeError;
-use depot_serialization::InspectError;
-use depot_serialization::tensors::EncodingError;
-use depot_storage::StorageError;
+pub use depot_service::{Error, ErrorCode, Fault};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -29,279 +23,161 @@ pub struct ErrorBody {
     pub message: String,
 }
 
-macro_rules! error_codes {
-    ($($variant:ident => ($status:ident, $code:literal)),+ $(,)?) => {
-        /// Every error code the API can answer with.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum ErrorCode { $($variant),+ }
-
-        impl ErrorCode {
-            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),+];
-
-            pub fn status(self) -> StatusCode {
-                match self { $(ErrorCode::$variant => StatusCode::$status),+ }
-            }
-
-            pub fn as_str(self) -> &'static str {
-                match self { $(ErrorCode::$variant => $code),+ }
-            }
+/// The HTTP status of every error code: one table, for every route.
+pub fn status(code: ErrorCode) -> StatusCode {
+    use ErrorCode::*;
+    match code {
+        InvalidRequest | InvalidModelName | InvalidVersion | InvalidTag | InvalidMetadata | InvalidDigest
+        | InvalidCursor | DigestMismatch | MissingArtifact | InvalidInput | InvalidBatching | InvalidAlias
+        | InvalidCanary => StatusCode::BAD_REQUEST,
+        ModelNotFound | VersionNotFound | RouteNotFound | AliasNotFound | DeploymentNotFound | CanaryNotFound => {
+            StatusCode::NOT_FOUND
         }
-    };
+        MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ModelExists | ModelNotEmpty | VersionNotServable | VersionInUse | NothingToRollBack => StatusCode::CONFLICT,
+        ArtifactTooLarge | PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        UnsupportedFormat | UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        CorruptArtifact | ArtifactLimitExceeded | ModelLoadFailed => StatusCode::UNPROCESSABLE_ENTITY,
+        Overloaded => StatusCode::TOO_MANY_REQUESTS,
+        Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ArtifactIntegrity | InferenceFailed | Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }
 
-error_codes! {
-    InvalidRequest => (BAD_REQUEST, "invalid_request"),
-    InvalidModelName => (BAD_REQUEST, "invalid_model_name"),
-    InvalidVersion => (BAD_REQUEST, "invalid_version"),
-    InvalidTag => (BAD_REQUEST, "invalid_tag"),
-    InvalidMetadata => (BAD_REQUEST, "invalid_metadata"),
-    InvalidDigest => (BAD_REQUEST, "invalid_digest"),
-    InvalidCursor => (BAD_REQUEST, "invalid_cursor"),
-    DigestMismatch => (BAD_REQUEST, "digest_mismatch"),
-    MissingArtifact => (BAD_REQUEST, "missing_artifact"),
-    InvalidInput => (BAD_REQUEST, "invalid_input"),
-    InvalidBatching => (BAD_REQUEST, "invalid_batching"),
-    InvalidAlias => (BAD_REQUEST, "invalid_alias"),
-    InvalidCanary => (BAD_REQUEST, "invalid_canary"),
-    ModelNotFound => (NOT_FOUND, "model_not_found"),
-    VersionNotFound => (NOT_FOUND, "version_not_found"),
-    RouteNotFound => (NOT_FOUND, "route_not_found"),
-    AliasNotFound => (NOT_FOUND, "alias_not_found"),
-    DeploymentNotFound => (NOT_FOUND, "deployment_not_found"),
-    CanaryNotFound => (NOT_FOUND, "canary_not_found"),
-    MethodNotAllowed => (METHOD_NOT_ALLOWED, "method_not_allowed"),
-    ModelExists => (CONFLICT, "model_exists"),
-    ModelNotEmpty => (CONFLICT, "model_not_empty"),
-    VersionNotServable => (CONFLICT, "version_not_servable"),
-    VersionInUse => (CONFLICT, "version_in_use"),
-    NothingToRollBack => (CONFLICT, "nothing_to_roll_back"),
-    ArtifactTooLarge => (PAYLOAD_TOO_LARGE, "artifact_too_large"),
-    PayloadTooLarge => (PAYLOAD_TOO_LARGE, "payload_too_large"),
-    UnsupportedFormat => (UNSUPPORTED_MEDIA_TYPE, "unsupported_format"),
-    UnsupportedMediaType => (UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-    CorruptArtifact => (UNPROCESSABLE_ENTITY, "corrupt_artifact"),
-    ModelLoadFailed => (UNPROCESSABLE_ENTITY, "model_load_failed"),
-    Overloaded => (TOO_MANY_REQUESTS, "overloaded"),
-    ArtifactIntegrity => (INTERNAL_SERVER_ERROR, "artifact_integrity"),
-    InferenceFailed => (INTERNAL_SERVER_ERROR, "inference_failed"),
-    Unavailable => (SERVICE_UNAVAILABLE, "unavailable"),
-    Internal => (INTERNAL_SERVER_ERROR, "internal"),
-}
-
-/// An error on its way to becoming a response.
+/// A use case's error on its way to becoming a response. The request's log line
+/// ([`crate::telemetry`]) reports it, once.
 #[derive(Debug)]
-pub struct ApiError {
-    pub code: ErrorCode,
-    pub message: String,
-    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
-}
+pub struct ApiError(pub Error);
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), source: None }
-    }
-
-    pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
-        self
+        Self(Error::new(code, message))
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::InvalidRequest, message)
+        Self(Error::invalid(message))
     }
 
-    fn internal(source: impl StdError + Send + Sync + 'static) -> Self {
-        Self::new(ErrorCode::Internal, "internal error").with_source(source)
+    pub fn code(&self) -> ErrorCode {
+        self.0.code
     }
 
-    fn unavailable(what: &str, source: impl StdError + Send + Sync + 'static) -> Self {
-        Self::new(ErrorCode::Unavailable, format!("{what} is unavailable; retry later")).with_source(source)
+    fn body(&self) -> ErrorBody {
+        ErrorBody { code: self.0.code.as_str(), message: self.0.message.clone() }
+    }
+}
+
+impl<E: Into<Error>> From<E> for ApiError {
+    fn from(error: E) -> Self {
+        Self(error.into())
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code.as_str(), self.message)
+        self.0.fmt(f)
     }
-}
-
-impl StdError for ApiError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source.as_deref().map(|s| s as &(dyn StdError + 'static))
-    }
-}
-
-/// `error: cause: cause`, for log lines.
-pub fn error_chain(error: &dyn StdError) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.code.status()
+        status(self.0.code)
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        if status.is_server_error() {
-            tracing::error!(error.code = self.code.as_str(), error.chain = %error_chain(self), "request failed");
-        } else {
-            tracing::debug!(error.code = self.code.as_str(), error.message = %self.message, "request refused");
-        }
-        HttpResponse::build(status).json(ErrorBody { code: self.code.as_str(), message: self.message.clone() })
-    }
-}
-
-impl From<CatalogError> for ApiError {
-    fn from(error: CatalogError) -> Self {
-        let message = error.to_string();
-        match error {
-            CatalogError::ModelNotFound { .. } => Self::new(ErrorCode::ModelNotFound, message),
-            CatalogError::VersionNotFound { .. } => Self::new(ErrorCode::VersionNotFound, message),
-            CatalogError::ModelExists { .. } => Self::new(ErrorCode::ModelExists, message),
-            CatalogError::ModelNotEmpty { .. } => Self::new(ErrorCode::ModelNotEmpty, message),
-            CatalogError::InvalidCursor { .. } => Self::new(ErrorCode::InvalidCursor, message),
-            CatalogError::AliasNotFound { .. } => Self::new(ErrorCode::AliasNotFound, message),
-            CatalogError::NotDeployed { .. } => Self::new(ErrorCode::DeploymentNotFound, message),
-            CatalogError::NoCanary { .. } => Self::new(ErrorCode::CanaryNotFound, message),
-            CatalogError::NothingToRollBack { .. } => Self::new(ErrorCode::NothingToRollBack, message),
-            CatalogError::VersionInUse { .. } => Self::new(ErrorCode::VersionInUse, message),
-            CatalogError::Unavailable(_) => Self::unavailable("the database", error),
-            CatalogError::Corrupt { .. } | CatalogError::Database(_) | CatalogError::Migrate(_) => {
-                Self::internal(error)
-            }
-        }
-    }
-}
-
-impl From<StorageError> for ApiError {
-    fn from(error: StorageError) -> Self {
-        match error {
-            StorageError::Backend { .. } => Self::unavailable("artifact storage", error),
-            StorageError::NotFound { .. } | StorageError::Config { .. } => Self::internal(error),
-        }
-    }
-}
-
-impl From<InspectError> for ApiError {
-    fn from(error: InspectError) -> Self {
-        let message = error.to_string();
-        match error {
-            // The message lists the accepted formats.
-            InspectError::Unrecognised { .. } => Self::new(ErrorCode::UnsupportedFormat, message),
-            InspectError::CorruptOnnx { .. } => Self::new(ErrorCode::CorruptArtifact, message),
-            InspectError::LimitExceeded { .. } => Self::new(ErrorCode::CorruptArtifact, message),
-            InspectError::Io(_) => Self::internal(error),
-        }
-    }
-}
-
-impl From<RuntimeError> for ApiError {
-    fn from(error: RuntimeError) -> Self {
-        let message = error.to_string();
-        match error {
-            RuntimeError::Invalid(_) | RuntimeError::Unrepresentable { .. } => {
-                Self::new(ErrorCode::InvalidInput, message)
-            }
-            RuntimeError::Overloaded { .. } => Self::new(ErrorCode::Overloaded, message),
-            // Says which version and that it will not be served; no internals.
-            RuntimeError::DigestMismatch { .. } => Self::new(ErrorCode::ArtifactIntegrity, message),
-            // ONNX Runtime refused the uploaded model (an operator it lacks, say): the artifact's
-            // fault, so a 4xx that says why.
-            RuntimeError::LoadFailed { .. } => Self::new(ErrorCode::ModelLoadFailed, message),
-            RuntimeError::Fetch { .. } => Self::unavailable("artifact storage", error),
-            RuntimeError::Inference { .. } => {
-                Self::new(ErrorCode::InferenceFailed, "inference failed").with_source(error)
-            }
-            RuntimeError::LibraryUnavailable { .. } | RuntimeError::InvalidConfig { .. } => Self::internal(error),
-        }
-    }
-}
-
-impl From<EncodingError> for ApiError {
-    fn from(error: EncodingError) -> Self {
-        Self::new(ErrorCode::InvalidInput, error.to_string())
-    }
-}
-
-impl From<NameError> for ApiError {
-    fn from(error: NameError) -> Self {
-        let code = match error {
-            NameError::EmptyName | NameError::NameTooLong { .. } | NameError::InvalidName { .. } => {
-                ErrorCode::InvalidModelName
-            }
-            NameError::InvalidTag { .. } | NameError::TooManyTags { .. } => ErrorCode::InvalidTag,
-            NameError::InvalidVersion { .. } => ErrorCode::InvalidVersion,
-            NameError::InvalidAlias { .. } => ErrorCode::InvalidAlias,
-        };
-        Self::new(code, error.to_string())
-    }
-}
-
-impl From<MetadataError> for ApiError {
-    fn from(error: MetadataError) -> Self {
-        Self::new(ErrorCode::InvalidMetadata, error.to_string())
-    }
-}
-
-impl From<DigestError> for ApiError {
-    fn from(error: DigestError) -> Self {
-        Self::new(ErrorCode::InvalidDigest, error.to_string())
+        HttpResponse::build(self.status_code()).json(self.body())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
-
     use actix_web::body::MessageBody;
 
     use super::*;
 
+    /// Every code with the status it must answer with, written out independently of [`status`].
+    const TABLE: &[(&str, u16)] = &[
+        ("invalid_request", 400),
+        ("invalid_model_name", 400),
+        ("invalid_version", 400),
+        ("invalid_tag", 400),
+        ("invalid_metadata", 400),
+        ("invalid_digest", 400),
+        ("invalid_cursor", 400),
+        ("digest_mismatch", 400),
+        ("missing_artifact", 400),
+        ("invalid_input", 400),
+        ("invalid_batching", 400),
+        ("invalid_alias", 400),
+        ("invalid_canary", 400),
+        ("model_not_found", 404),
+        ("version_not_found", 404),
+        ("route_not_found", 404),
+        ("alias_not_found", 404),
+        ("deployment_not_found", 404),
+        ("canary_not_found", 404),
+        ("method_not_allowed", 405),
+        ("model_exists", 409),
+        ("model_not_empty", 409),
+        ("version_not_servable", 409),
+        ("version_in_use", 409),
+        ("nothing_to_roll_back", 409),
+        ("artifact_too_large", 413),
+        ("payload_too_large", 413),
+        ("unsupported_format", 415),
+        ("unsupported_media_type", 415),
+        ("corrupt_artifact", 422),
+        ("artifact_limit_exceeded", 422),
+        ("model_load_failed", 422),
+        ("overloaded", 429),
+        ("artifact_integrity", 500),
+        ("inference_failed", 500),
+        ("unavailable", 503),
+        ("internal", 500),
+    ];
+
+    fn body_of(response: HttpResponse) -> serde_json::Value {
+        let body = response.into_body().try_into_bytes().expect("a complete body");
+        serde_json::from_slice(&body).expect("a JSON body")
+    }
+
     #[test]
-    fn codes_are_unique_and_only_server_faults_are_5xx() {
-        let mut seen = HashSet::new();
-        for code in ErrorCode::ALL {
-            assert!(seen.insert(code.as_str()), "duplicate code {}", code.as_str());
-            let server_side = matches!(
-                code,
-                ErrorCode::Internal
-                    | ErrorCode::Unavailable
-                    | ErrorCode::ArtifactIntegrity
-                    | ErrorCode::InferenceFailed
+    fn every_code_has_its_status_and_one_body_shape() {
+        assert_eq!(ErrorCode::ALL.len(), TABLE.len(), "a code was added without a row here, or removed");
+        for &code in ErrorCode::ALL {
+            let &(_, expected) = TABLE
+                .iter()
+                .find(|(name, _)| *name == code.as_str())
+                .unwrap_or_else(|| panic!("{} is missing from the table", code.as_str()));
+            let error = ApiError::new(code, "what went wrong");
+            let response = error.error_response();
+            assert_eq!(response.status().as_u16(), expected, "{}", code.as_str());
+            assert_eq!(
+                response.status().is_server_error(),
+                code.fault() == Fault::Server,
+                "{}: only Depot's own faults are 5xx",
+                code.as_str()
             );
-            assert_eq!(code.status().is_server_error(), server_side, "{code:?}");
+            let body = body_of(response);
+            let object = body.as_object().expect("an object");
+            assert_eq!(object.len(), 2, "{body}");
+            assert_eq!(object["code"], code.as_str());
+            assert_eq!(object["message"], "what went wrong");
         }
     }
 
     #[test]
-    fn client_errors_map_to_4xx_with_their_message() {
-        let name = depot_domain::ModelName::parse("m").expect("valid");
-        let error = ApiError::from(CatalogError::ModelNotFound { name });
-        assert_eq!(error.code.status(), StatusCode::NOT_FOUND);
-        assert!(error.message.contains("'m'"));
-        let error = ApiError::from(InspectError::Unrecognised { detail: "no magic".into() });
-        assert_eq!(error.code, ErrorCode::UnsupportedFormat);
-        assert!(error.message.contains("onnx") && error.message.contains("pickle"), "{}", error.message);
-        let error = ApiError::from(NameError::InvalidVersion { input: "x".into() });
-        assert_eq!(error.code.status(), StatusCode::BAD_REQUEST);
-    }
-
-    #[test]
-    fn server_errors_hide_their_cause_from_the_body() {
-        let error = ApiError::from(CatalogError::Corrupt { reason: "secret detail".into() });
+    fn server_faults_answer_with_a_fixed_message() {
+        let error = ApiError::from(depot_catalog_error("secret detail"));
         let response = error.error_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = response.into_body().try_into_bytes().expect("json body");
-        let text = String::from_utf8_lossy(&body);
-        assert!(!text.contains("secret detail"), "{text}");
-        assert!(text.contains("\"internal\""), "{text}");
+        let body = body_of(response);
+        assert_eq!(body, serde_json::json!({"code": "internal", "message": "internal error"}));
+        assert!(error.0.chain().contains("secret detail"), "the log keeps the cause");
+    }
+
+    fn depot_catalog_error(reason: &str) -> depot_service::Error {
+        // The catalog's "a stored row is invalid" is an internal fault.
+        depot_service::Error::internal(std::io::Error::other(reason.to_owned()))
     }
 }

@@ -1,31 +1,28 @@
-//! Depot's HTTP API and the application that wires the crates together.
+//! Depot's HTTP API and the application that wires it to the use cases.
 //!
-//! Handlers parse and validate requests, call the catalog, the artifact store and the
-//! serialization crate, and turn every failure into one JSON error body ([`error`]). The OpenAPI
-//! document is generated from the handlers' annotations ([`openapi::ApiDoc`]).
+//! Handlers parse a request, call one use case of `depot-service` and render its answer; every
+//! failure becomes one JSON error body ([`error`]), and every request one log line
+//! ([`telemetry`]). The routes are declared once, for actix and for the OpenAPI document
+//! ([`openapi`]).
 //!
 //! This is the only crate that knows actix-web and utoipa. It holds no state of its own beyond
-//! the handles in [`state::AppState`]: every replica is interchangeable.
+//! the handles in `AppState`: every replica is interchangeable.
 
 pub mod error;
 pub mod openapi;
 mod request;
-mod request_span;
 mod routes;
-mod serving;
 pub mod settings;
 mod startup;
 mod state;
+pub mod telemetry;
 mod upload;
 mod views;
 
 pub use settings::{Limits, ServerSettings, ServingSettings, Settings};
 pub use startup::Application;
 
-/// Creates the database if missing and applies pending migrations.
-pub async fn migrate(config: &depot_catalog::DatabaseConfig) -> anyhow::Result<()> {
-    let catalog = depot_catalog::Catalog::connect(config).await?;
-    catalog.migrate().await?;
-    catalog.close().await;
-    Ok(())
+/// Creates the database if missing and applies pending migrations, then exits.
+pub async fn migrate(config: &depot_service::DatabaseConfig) -> anyhow::Result<()> {
+    depot_service::migrate(config).await.map_err(|e| anyhow::anyhow!(e.chain()))
 }

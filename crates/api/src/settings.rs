@@ -1,9 +1,7 @@
 //! The configuration tree. Loaded in layers by the binary (defaults, file, environment) and
 //! validated by [`Settings::validate`] before anything starts.
 
-use depot_catalog::DatabaseConfig;
-use depot_runtime::RuntimeConfig;
-use depot_storage::StorageConfig;
+use depot_service::{DatabaseConfig, RuntimeConfig, StorageConfig};
 use serde::Deserialize;
 
 /// Everything a server needs to start.

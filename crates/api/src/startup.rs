@@ -4,24 +4,16 @@ use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::Context;
-use std::sync::Arc;
-
-use depot_catalog::Catalog;
-use depot_runtime::Runtime;
-use depot_storage::ArtifactStore;
-use tracing_actix_web::TracingLogger;
-use utoipa::OpenApi;
+use depot_service::{ArtifactStore, Catalog, InspectLimits, RegistryLimits, Runtime, ServiceConfig, Services};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::Settings;
 use crate::error::{ApiError, ErrorCode};
-use crate::openapi::ApiDoc;
-use crate::request_span::RequestSpan;
-use crate::routes::{audit, deployments, health, models, oip, predict, versions};
-use crate::serving::{Resolver, follow_changes};
 use crate::state::AppState;
+use crate::telemetry::log_request;
 
 /// A server bound to its address, ready to run.
 pub struct Application {
@@ -56,18 +48,27 @@ impl Application {
         let listener = TcpListener::bind(&settings.server.listen)
             .with_context(|| format!("binding {}", settings.server.listen))?;
         let address = listener.local_addr()?;
-        let state = AppState {
-            catalog: catalog.clone(),
-            store,
-            limits: settings.limits.clone(),
-            runtime,
-            resolver: Arc::new(Resolver::new(Duration::from_millis(settings.serving.resolve_ttl_ms))),
+        let limits = &settings.limits;
+        let config = ServiceConfig {
+            limits: RegistryLimits {
+                max_artifact_bytes: limits.max_artifact_bytes,
+                inspect: InspectLimits {
+                    max_artifact_bytes: limits.max_artifact_bytes,
+                    max_message_bytes: limits.max_onnx_message_bytes,
+                    max_depth: limits.max_onnx_depth,
+                    max_values: limits.max_onnx_values,
+                },
+            },
+            resolve_ttl: Duration::from_millis(settings.serving.resolve_ttl_ms),
         };
-        let follower = tokio::spawn(follow_changes(state.clone()));
+        let services = Services::new(catalog.clone(), store, runtime, config);
+        let follower = tokio::spawn(services.serving.clone().follow_changes());
+        let state = AppState { services, limits: settings.limits.clone() };
         let json_limit = settings.limits.max_json_bytes;
+        let openapi = crate::openapi::openapi();
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(TracingLogger::<RequestSpan>::new())
+                .wrap(from_fn(log_request))
                 .app_data(web::Data::new(state.clone()))
                 .app_data(json_config(json_limit))
                 .app_data(
@@ -78,8 +79,8 @@ impl Application {
                     web::PathConfig::default()
                         .error_handler(|e, _| ApiError::invalid(format!("invalid path: {e}")).into()),
                 )
-                .configure(routes)
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
+                .configure(crate::openapi::configure)
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .default_service(web::to(not_found))
         })
         .shutdown_timeout(settings.server.shutdown_timeout_s);
@@ -105,49 +106,6 @@ impl Application {
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
-}
-
-fn routes(config: &mut web::ServiceConfig) {
-    // actix tries routes in registration order: the prediction routes, the hot path, go first
-    // (measured: 286 -> 212 us p50 for a tiny model at concurrency 1, BENCHMARKS.md "Serving").
-    config
-        .service(predict::predict_version)
-        .service(predict::predict_deployed)
-        .service(oip::infer_version)
-        .service(oip::infer_deployed)
-        .service(health::healthz)
-        .service(health::readyz)
-        .service(models::create_model)
-        .service(models::list_models)
-        .service(models::get_model)
-        .service(models::update_model)
-        .service(models::delete_model)
-        .service(versions::create_version)
-        .service(versions::list_versions)
-        .service(versions::get_version)
-        .service(versions::update_version)
-        .service(versions::delete_version)
-        .service(versions::download_artifact)
-        .service(audit::list_audit)
-        .service(deployments::get_deployment)
-        .service(deployments::deploy)
-        .service(deployments::rollback)
-        .service(deployments::undeploy)
-        .service(deployments::set_canary)
-        .service(deployments::promote_canary)
-        .service(deployments::abort_canary)
-        .service(deployments::history)
-        .service(deployments::list_aliases)
-        .service(deployments::get_alias)
-        .service(deployments::set_alias)
-        .service(deployments::delete_alias)
-        .service(oip::server_metadata)
-        .service(oip::live)
-        .service(oip::ready)
-        .service(oip::model_version_metadata)
-        .service(oip::model_metadata)
-        .service(oip::model_version_ready)
-        .service(oip::model_ready);
 }
 
 fn json_config(limit: usize) -> web::JsonConfig {

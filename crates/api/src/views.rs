@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use depot_catalog::{AuditEntry, Model, Version};
 use depot_domain::{Signature, TensorKind, TensorSpec, VersionMetadata};
+use depot_service::{AuditEntry, Model, Version};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -105,6 +105,16 @@ pub struct ListVersionsQuery {
     /// `desc` (newest first, the default) or `asc`.
     #[param(inline)]
     pub order: Option<Order>,
+}
+
+/// A page of a model's serving history (always newest first).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Page size, 1-500 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -550,8 +560,8 @@ pub struct DeploymentView {
     pub updated_by: String,
 }
 
-impl From<depot_catalog::Deployment> for DeploymentView {
-    fn from(d: depot_catalog::Deployment) -> Self {
+impl From<depot_service::Deployment> for DeploymentView {
+    fn from(d: depot_service::Deployment) -> Self {
         Self {
             model: d.model.to_string(),
             version: d.version.get(),
@@ -604,8 +614,8 @@ pub struct AliasView {
     pub updated_by: String,
 }
 
-impl From<depot_catalog::Alias> for AliasView {
-    fn from(a: depot_catalog::Alias) -> Self {
+impl From<depot_service::Alias> for AliasView {
+    fn from(a: depot_service::Alias) -> Self {
         Self {
             model: a.model.to_string(),
             alias: a.alias.to_string(),

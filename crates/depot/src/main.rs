@@ -64,7 +64,11 @@ fn load_settings(path: Option<&PathBuf>) -> anyhow::Result<Settings> {
             tracing::warn!(variable = %name, "ignoring an environment variable that names no setting (DEPOT_<SECTION>__<KEY>)");
         }
     }
-    let settings: Settings = figment.merge(env).extract().context("reading configuration")?;
+    figment.merge(env).extract().context("reading configuration")
+}
+
+/// For the commands that do not start a server (`Application::build` validates its settings).
+fn validated(settings: Settings) -> anyhow::Result<Settings> {
     if let Err(problems) = settings.validate() {
         anyhow::bail!("invalid configuration:\n  {}", problems.join("\n  "));
     }
@@ -96,14 +100,12 @@ async fn main() -> anyhow::Result<()> {
             app.run_until_stopped().await?;
         }
         Command::Migrate => {
-            let mut settings = load_settings(cli.config.as_ref())?;
-            settings.database.create_if_missing = true;
-            settings.database.migrate_on_start = true;
+            let settings = validated(load_settings(cli.config.as_ref())?)?;
             depot_api::migrate(&settings.database).await?;
             println!("database is up to date");
         }
         Command::Config => {
-            let settings = load_settings(cli.config.as_ref())?;
+            let settings = validated(load_settings(cli.config.as_ref())?)?;
             println!("{settings:#?}");
         }
         Command::Openapi { output } => {

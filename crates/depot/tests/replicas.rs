@@ -1,56 +1,13 @@
 //! Two `depot serve` processes on one database and one artifact store: a deployment change
-//! made through one is served by the other within a second (LISTEN/NOTIFY, with periodic
-//! reconciliation behind it).
+//! made through one is served by the other within a second, through LISTEN/NOTIFY (the periodic
+//! reconciliation behind it is set far slower here, so it cannot be what passes the test).
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{Server, database_url, repo, start};
 use serde_json::{Value, json};
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn start(database_url: &str, storage: &std::path::Path) -> Server {
-    let library = std::env::var_os("DEPOT_ORT_LIBRARY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".depot/lib/libonnxruntime.so.1.31.0"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_depot"))
-        .arg("serve")
-        .env("DEPOT_SERVER__LISTEN", "127.0.0.1:0")
-        .env("DEPOT_SERVER__WORKERS", "1")
-        .env("DEPOT_DATABASE__URL", database_url)
-        .env("DEPOT_STORAGE__URL", storage)
-        .env("DEPOT_RUNTIME__LIBRARY_PATH", library)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start depot serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-    Server { child, base }
-}
 
 async fn served_by(client: &reqwest::Client, server: &Server) -> (u16, Option<u64>) {
     let response = client
@@ -66,11 +23,13 @@ async fn served_by(client: &reqwest::Client, server: &Server) -> (u16, Option<u6
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_through_one_replica_is_served_by_the_other_within_a_second() {
-    let postgres = std::env::var("DEPOT_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let database_url = format!("{postgres}/depot_test_{}", uuid::Uuid::new_v4().simple());
+    let database_url = database_url();
     let storage = tempfile::tempdir().expect("tempdir");
-    let a = start(&database_url, storage.path());
-    let b = start(&database_url, storage.path());
+    // Cached serving state expires after a minute, far beyond the 1 s bound: only the
+    // notification (LISTEN/NOTIFY) can make B follow in time.
+    let slow_reconcile = [("DEPOT_SERVING__RESOLVE_TTL_MS", "60000")];
+    let a = start(&database_url, storage.path(), &slow_reconcile, false);
+    let b = start(&database_url, storage.path(), &slow_reconcile, false);
     let client = reqwest::Client::new();
 
     let created =

@@ -1,8 +1,8 @@
 use actix_web::{HttpResponse, get, web};
+use depot_service::page_request;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::request::model_name;
-use crate::routes::page;
 use crate::state::AppState;
 use crate::views::{AuditList, AuditQuery};
 
@@ -16,7 +16,7 @@ use crate::views::{AuditList, AuditQuery};
 pub async fn list_audit(state: web::Data<AppState>, query: web::Query<AuditQuery>) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let model = query.model.as_deref().map(model_name).transpose()?;
-    let page = state.catalog.audit_log(model.as_ref().map(|m| m.as_str()), &page(query.limit, query.cursor)?).await?;
+    let page = state.services.registry.audit_log(model.as_ref(), &page_request(query.limit, query.cursor)?).await?;
     Ok(HttpResponse::Ok()
         .json(AuditList { entries: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
 }

@@ -3,44 +3,15 @@
 //! switch fails and traffic stays where it was.
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
-use depot_catalog::{Canary, Change};
-use depot_domain::{ModelName, VersionNumber};
+use depot_service::page_request;
 
-use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::request::{alias_name, change_of, model_name, version_number};
-use crate::routes::page;
-use crate::serving::{preload, target_of};
+use crate::error::{ApiError, ErrorBody};
+use crate::request::{alias_name, change_of, change_with, model_name, version_from_body};
 use crate::state::AppState;
 use crate::views::{
-    AliasList, AliasView, CanaryRequest, DeployRequest, DeploymentView, HistoryList, ListVersionsQuery, ReasonRequest,
+    AliasList, AliasView, CanaryRequest, DeployRequest, DeploymentView, HistoryList, HistoryQuery, ReasonRequest,
     RollbackRequest, SetAliasRequest,
 };
-
-fn change_with(request: &HttpRequest, reason: Option<String>) -> Result<Change, ApiError> {
-    let mut change = change_of(request)?;
-    if let Some(reason) = reason.filter(|r| !r.trim().is_empty()) {
-        if reason.len() > 1024 {
-            return Err(ApiError::invalid("reason is longer than 1024 characters"));
-        }
-        change.reason = Some(reason);
-    }
-    Ok(change)
-}
-
-fn number(value: u32) -> Result<VersionNumber, ApiError> {
-    version_number(&value.to_string())
-}
-
-/// Loads and warms `version` on this replica: a version that cannot be served or loaded is
-/// refused before anything switches.
-async fn ready_to_switch(state: &AppState, name: &ModelName, version: VersionNumber) -> Result<(), ApiError> {
-    preload(state, name, version).await
-}
-
-fn deployed(state: &AppState, deployment: depot_catalog::Deployment) -> HttpResponse {
-    state.resolver.set_deployment(&deployment.model, Some(target_of(&deployment)));
-    HttpResponse::Ok().json(DeploymentView::from(deployment))
-}
 
 /// The current deployment.
 #[utoipa::path(get, path = "/v1/models/{name}/deployment", tag = "deployments", operation_id = "get_deployment",
@@ -52,12 +23,7 @@ fn deployed(state: &AppState, deployment: depot_catalog::Deployment) -> HttpResp
     ))]
 #[get("/v1/models/{name}/deployment")]
 pub async fn get_deployment(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let name = model_name(&path)?;
-    let deployment = state
-        .catalog
-        .get_deployment(&name)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::DeploymentNotFound, format!("model '{name}' is not deployed")))?;
+    let deployment = state.services.registry.deployment(&model_name(&path)?).await?;
     Ok(HttpResponse::Ok().json(DeploymentView::from(deployment)))
 }
 
@@ -83,12 +49,10 @@ pub async fn deploy(
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
     let body = body.into_inner();
-    let version = number(body.version)?;
+    let version = version_from_body(body.version)?;
     let change = change_with(&request, body.reason)?;
-    ready_to_switch(&state, &name, version).await?;
-    let deployment = state.catalog.deploy(&name, version, &change).await?;
-    tracing::info!(model.name = %name, model.version = %version, actor = %change.actor, "deployed");
-    Ok(deployed(&state, deployment))
+    let deployment = state.services.registry.deploy(&name, version, &change).await?;
+    Ok(HttpResponse::Ok().json(DeploymentView::from(deployment)))
 }
 
 /// Roll back in one call: to the version deployed before the current one, or to a named one.
@@ -114,19 +78,9 @@ pub async fn rollback(
     let name = model_name(&path)?;
     let body = body.map(web::Json::into_inner).unwrap_or_default();
     let change = change_with(&request, body.reason)?;
-    let target = match body.version {
-        Some(v) => {
-            if state.catalog.get_deployment(&name).await?.is_none() {
-                return Err(ApiError::new(ErrorCode::DeploymentNotFound, format!("model '{name}' is not deployed")));
-            }
-            number(v)?
-        }
-        None => state.catalog.rollback_target(&name).await?,
-    };
-    ready_to_switch(&state, &name, target).await?;
-    let deployment = state.catalog.rollback(&name, target, &change).await?;
-    tracing::info!(model.name = %name, model.version = %target, actor = %change.actor, "rolled back");
-    Ok(deployed(&state, deployment))
+    let version = body.version.map(version_from_body).transpose()?;
+    let deployment = state.services.registry.rollback(&name, version, &change).await?;
+    Ok(HttpResponse::Ok().json(DeploymentView::from(deployment)))
 }
 
 /// Stop serving the version-less routes (the versions stay registered).
@@ -149,8 +103,7 @@ pub async fn undeploy(
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
     let change = change_with(&request, body.and_then(|b| b.into_inner().reason))?;
-    state.catalog.undeploy(&name, &change).await?;
-    state.resolver.set_deployment(&name, None);
+    state.services.registry.undeploy(&name, &change).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -176,20 +129,10 @@ pub async fn set_canary(
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
     let body = body.into_inner();
-    let version = number(body.version)?;
-    if !(1..=99).contains(&body.percent) {
-        return Err(ApiError::new(ErrorCode::InvalidCanary, format!("percent must be 1 to 99, not {}", body.percent)));
-    }
+    let version = version_from_body(body.version)?;
     let change = change_with(&request, body.reason)?;
-    let current = state.catalog.get_deployment(&name).await?.ok_or_else(|| {
-        ApiError::new(ErrorCode::DeploymentNotFound, format!("model '{name}' is not deployed: deploy a version first"))
-    })?;
-    if current.version == version {
-        return Err(ApiError::new(ErrorCode::InvalidCanary, format!("version {version} is already the deployed one")));
-    }
-    ready_to_switch(&state, &name, version).await?;
-    let deployment = state.catalog.set_canary(&name, Canary { version, percent: body.percent }, &change).await?;
-    Ok(deployed(&state, deployment))
+    let deployment = state.services.registry.set_canary(&name, version, body.percent, &change).await?;
+    Ok(HttpResponse::Ok().json(DeploymentView::from(deployment)))
 }
 
 /// Promote the canary: it becomes the deployed version and takes all traffic.
@@ -212,11 +155,8 @@ pub async fn promote_canary(
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
     let change = change_with(&request, body.and_then(|b| b.into_inner().reason))?;
-    if let Some(canary) = state.catalog.get_deployment(&name).await?.and_then(|d| d.canary) {
-        ready_to_switch(&state, &name, canary.version).await?;
-    }
-    let deployment = state.catalog.promote_canary(&name, &change).await?;
-    Ok(deployed(&state, deployment))
+    let deployment = state.services.registry.promote_canary(&name, &change).await?;
+    Ok(HttpResponse::Ok().json(DeploymentView::from(deployment)))
 }
 
 /// Abort the canary: all traffic goes back to the deployed version.
@@ -238,15 +178,15 @@ pub async fn abort_canary(
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
     let change = change_with(&request, body.and_then(|b| b.into_inner().reason))?;
-    let deployment = state.catalog.abort_canary(&name, &change).await?;
-    Ok(deployed(&state, deployment))
+    let deployment = state.services.registry.abort_canary(&name, &change).await?;
+    Ok(HttpResponse::Ok().json(DeploymentView::from(deployment)))
 }
 
 /// Every deployment and alias change of a model (action, from → to, who, when, why), newest
 /// first. Append-only.
 #[utoipa::path(get, path = "/v1/models/{name}/deployment/history", tag = "deployments",
     operation_id = "list_deployment_history",
-    params(("name" = String, Path, description = "Model name"), ListVersionsQuery),
+    params(("name" = String, Path, description = "Model name"), HistoryQuery),
     responses(
         (status = 200, description = "A page of changes", body = HistoryList),
         (status = 400, description = "Invalid name or query", body = ErrorBody),
@@ -256,11 +196,11 @@ pub async fn abort_canary(
 pub async fn history(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    query: web::Query<ListVersionsQuery>,
+    query: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
     let query = query.into_inner();
-    let page = state.catalog.serving_history(&name, &page(query.limit, query.cursor)?).await?;
+    let page = state.services.registry.serving_history(&name, &page_request(query.limit, query.cursor)?).await?;
     Ok(HttpResponse::Ok()
         .json(HistoryList { entries: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
 }
@@ -275,7 +215,7 @@ pub async fn history(
     ))]
 #[get("/v1/models/{name}/aliases")]
 pub async fn list_aliases(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let aliases = state.catalog.list_aliases(&model_name(&path)?).await?;
+    let aliases = state.services.registry.aliases(&model_name(&path)?).await?;
     Ok(HttpResponse::Ok().json(AliasList { aliases: aliases.into_iter().map(Into::into).collect() }))
 }
 
@@ -292,7 +232,7 @@ pub async fn get_alias(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let alias = state.catalog.get_alias(&model_name(&path.0)?, &alias_name(&path.1)?).await?;
+    let alias = state.services.registry.alias(&model_name(&path.0)?, &alias_name(&path.1)?).await?;
     Ok(HttpResponse::Ok().json(AliasView::from(alias)))
 }
 
@@ -318,14 +258,9 @@ pub async fn set_alias(
 ) -> Result<HttpResponse, ApiError> {
     let (name, alias) = (model_name(&path.0)?, alias_name(&path.1)?);
     let body = body.into_inner();
-    let version = number(body.version)?;
+    let version = version_from_body(body.version)?;
     let change = change_with(&request, body.reason)?;
-    let resolved = state.resolver.resolve(&state.catalog, &name, version).await?;
-    if resolved.servable {
-        ready_to_switch(&state, &name, version).await?;
-    }
-    let alias = state.catalog.set_alias(&name, &alias, version, &change).await?;
-    state.resolver.set_alias(&name, &alias.alias, Some(alias.version));
+    let alias = state.services.registry.set_alias(&name, &alias, version, &change).await?;
     Ok(HttpResponse::Ok().json(AliasView::from(alias)))
 }
 
@@ -346,7 +281,6 @@ pub async fn delete_alias(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, alias) = (model_name(&path.0)?, alias_name(&path.1)?);
-    state.catalog.delete_alias(&name, &alias, &change_of(&request)?).await?;
-    state.resolver.set_alias(&name, &alias, None);
+    state.services.registry.delete_alias(&name, &alias, &change_of(&request)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -21,21 +21,18 @@ pub async fn healthz() -> HttpResponse {
     ))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let (database, storage) = tokio::join!(state.catalog.ping(), state.store.check());
     let mut checks = BTreeMap::new();
     let mut ready = true;
-    for (name, result) in
-        [("database", database.map_err(|e| e.to_string())), ("storage", storage.map_err(|e| e.to_string()))]
-    {
-        let status = match result {
-            Ok(()) => "ok".to_owned(),
+    for check in state.services.readiness().await {
+        let status = match check.result {
+            Ok(()) => "ok",
             Err(error) => {
                 ready = false;
-                tracing::warn!(dependency = name, error = %error, "readiness check failed");
-                "unreachable".to_owned()
+                tracing::warn!(dependency = check.name, error = %error.chain(), "readiness check failed");
+                "unreachable"
             }
         };
-        checks.insert(name.to_owned(), status);
+        checks.insert(check.name.to_owned(), status.to_owned());
     }
     let body = Readiness { status: if ready { "ready" } else { "unready" }.to_owned(), checks };
     if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }

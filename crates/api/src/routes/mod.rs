@@ -1,4 +1,5 @@
-//! The handlers, one module per resource.
+//! The handlers, one module per resource. Each parses its request, calls one use case of
+//! `depot-service` and renders the answer.
 
 pub mod audit;
 pub mod deployments;
@@ -7,17 +8,3 @@ pub mod models;
 pub mod oip;
 pub mod predict;
 pub mod versions;
-
-use depot_catalog::PageRequest;
-
-pub(crate) fn page(limit: Option<u32>, cursor: Option<String>) -> Result<PageRequest, crate::error::ApiError> {
-    if let Some(limit) = limit
-        && !(1..=PageRequest::MAX_LIMIT).contains(&limit)
-    {
-        return Err(crate::error::ApiError::invalid(format!(
-            "limit must be between 1 and {}, not {limit}",
-            PageRequest::MAX_LIMIT
-        )));
-    }
-    Ok(PageRequest { limit: limit.unwrap_or(PageRequest::DEFAULT_LIMIT), cursor })
-}

@@ -1,11 +1,9 @@
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use depot_catalog::{ModelFilter, ModelPatch, NewModel, SortOrder};
 use depot_domain::{ModelName, Tags};
+use depot_service::{ModelFilter, ModelPatch, NewModel, page_request};
 
-use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::error::{ApiError, ErrorBody};
 use crate::request::{change_of, model_name};
-use crate::routes::page;
-use crate::routes::versions::delete_one_version;
 use crate::state::AppState;
 use crate::views::{CreateModel, DeleteModelQuery, ListModelsQuery, ModelList, ModelView, UpdateModel};
 
@@ -28,7 +26,7 @@ pub async fn create_model(
     let body = body.into_inner();
     let new =
         NewModel { name: ModelName::parse(&body.name)?, description: body.description, tags: Tags::parse(&body.tags)? };
-    let model = state.catalog.create_model(&new, &change_of(&request)?).await?;
+    let model = state.services.registry.create_model(&new, &change_of(&request)?).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/models/{}", model.name)))
         .json(ModelView::from(model)))
@@ -47,7 +45,7 @@ pub async fn list_models(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let filter = ModelFilter { name_prefix: query.prefix, tag: query.tag };
-    let page = state.catalog.list_models(&filter, &page(query.limit, query.cursor)?).await?;
+    let page = state.services.registry.list_models(&filter, &page_request(query.limit, query.cursor)?).await?;
     Ok(HttpResponse::Ok()
         .json(ModelList { models: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
 }
@@ -62,7 +60,7 @@ pub async fn list_models(
     ))]
 #[get("/v1/models/{name}")]
 pub async fn get_model(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let model = state.catalog.get_model(&model_name(&path)?).await?;
+    let model = state.services.registry.get_model(&model_name(&path)?).await?;
     Ok(HttpResponse::Ok().json(ModelView::from(model)))
 }
 
@@ -86,7 +84,7 @@ pub async fn update_model(
     let name = model_name(&path)?;
     let body = body.into_inner();
     let patch = ModelPatch { description: body.description, tags: body.tags.as_deref().map(Tags::parse).transpose()? };
-    let model = state.catalog.update_model(&name, &patch, &change_of(&request)?).await?;
+    let model = state.services.registry.update_model(&name, &patch, &change_of(&request)?).await?;
     Ok(HttpResponse::Ok().json(ModelView::from(model)))
 }
 
@@ -111,24 +109,6 @@ pub async fn delete_model(
     query: web::Query<DeleteModelQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
-    let change = change_of(&request)?;
-    if query.cascade {
-        state.catalog.clear_serving(&name, &change).await?;
-        loop {
-            let batch = state.catalog.list_versions(&name, SortOrder::Asc, &page(Some(100), None)?).await?;
-            if batch.items.is_empty() {
-                break;
-            }
-            for version in batch.items {
-                match delete_one_version(&state, &name, version.version, &change).await {
-                    // Deleted by a concurrent request: just as good.
-                    Err(error) if error.code == ErrorCode::VersionNotFound => {}
-                    other => other?,
-                }
-            }
-        }
-    }
-    state.catalog.delete_model(&name, &change).await?;
-    state.resolver.forget_model(&name);
+    state.services.registry.delete_model(&name, query.cascade, &change_of(&request)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -8,12 +8,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
 use depot_serialization::tensors;
 
-use crate::error::{ApiError, ErrorCode};
-use std::sync::Arc;
+use depot_domain::ModelName;
+use depot_service::{Reference, ServableVersion};
 
-use crate::request::{model_name, version_ref};
-use crate::routes::predict::{SERVED_BY_HEADER, deployed_version};
-use crate::serving::{Resolved, load, read_body, servable_signature};
+use crate::error::ApiError;
+use crate::request::{model_name, read_body, version_ref};
+use crate::routes::predict::served_by;
 use crate::state::AppState;
 use crate::views::{
     OipErrorBody, OipInferRequest, OipInferResponse, OipModelMetadata, OipServerMetadata, OipTensorMetadata,
@@ -40,14 +40,11 @@ impl<E: Into<ApiError>> From<E> for OipError {
 
 impl ResponseError for OipError {
     fn status_code(&self) -> StatusCode {
-        self.0.code.status()
+        self.0.status_code()
     }
 
     fn error_response(&self) -> HttpResponse {
-        // Logs like every other error, then swaps the body for the protocol's.
-        let _ = self.0.error_response();
-        let message = if self.0.code == ErrorCode::Internal { "internal error" } else { self.0.message.as_str() };
-        HttpResponse::build(self.status_code()).json(OipErrorBody { error: message.to_owned() })
+        HttpResponse::build(self.status_code()).json(OipErrorBody { error: self.0.0.message.clone() })
     }
 }
 
@@ -76,23 +73,20 @@ pub async fn live() -> HttpResponse {
     responses((status = 200, description = "Ready"), (status = 503, description = "Not ready", body = OipErrorBody)))]
 #[get("/v2/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, OipError> {
-    let (database, storage) = tokio::join!(state.catalog.ping(), state.store.check());
-    database?;
-    storage?;
+    for check in state.services.readiness().await {
+        check.result?;
+    }
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ready": true })))
 }
 
-/// The version an OIP path names: a number or an alias in `{version}`, else the deployment.
-async fn resolve(state: &AppState, name: &str, version: Option<&str>) -> Result<Arc<Resolved>, OipError> {
-    let name = model_name(name)?;
-    let resolved = match version {
-        Some(version) => state.resolver.resolve_ref(&state.catalog, &name, &version_ref(version)?).await?,
-        None => {
-            let version = deployed_version(state, &name).await?;
-            state.resolver.resolve(&state.catalog, &name, version).await?
-        }
+/// The model and version an OIP path names: a number or an alias in `{version}`, else the
+/// deployment.
+fn reference(name: &str, version: Option<&str>) -> Result<(ModelName, Reference), OipError> {
+    let reference = match version {
+        Some(version) => Reference::Version(version_ref(version)?),
+        None => Reference::Deployed,
     };
-    Ok(resolved)
+    Ok((model_name(name)?, reference))
 }
 
 fn tensor_metadata(spec: &depot_domain::TensorSpec) -> OipTensorMetadata {
@@ -118,7 +112,8 @@ pub async fn model_version_metadata(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, OipError> {
-    metadata_of(&*resolve(&state, &path.0, Some(&path.1)).await?)
+    let (name, reference) = reference(&path.0, Some(&path.1))?;
+    Ok(metadata_of(state.services.serving.describe(&name, &reference).await?))
 }
 
 /// Model metadata of the deployed version.
@@ -131,18 +126,18 @@ pub async fn model_version_metadata(
     ))]
 #[get("/v2/models/{name}")]
 pub async fn model_metadata(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, OipError> {
-    metadata_of(&*resolve(&state, &path, None).await?)
+    let (name, reference) = reference(&path, None)?;
+    Ok(metadata_of(state.services.serving.describe(&name, &reference).await?))
 }
 
-fn metadata_of(resolved: &Resolved) -> Result<HttpResponse, OipError> {
-    let signature = servable_signature(resolved)?;
-    Ok(HttpResponse::Ok().json(OipModelMetadata {
-        name: resolved.model.to_string(),
-        versions: vec![resolved.version.to_string()],
+fn metadata_of(servable: ServableVersion) -> HttpResponse {
+    HttpResponse::Ok().json(OipModelMetadata {
+        name: servable.model.to_string(),
+        versions: vec![servable.version.to_string()],
         platform: "onnxruntime_onnx".to_owned(),
-        inputs: signature.inputs.iter().map(tensor_metadata).collect(),
-        outputs: signature.outputs.iter().map(tensor_metadata).collect(),
-    }))
+        inputs: servable.signature.inputs.iter().map(tensor_metadata).collect(),
+        outputs: servable.signature.outputs.iter().map(tensor_metadata).collect(),
+    })
 }
 
 /// Whether an exact version (or alias) is ready: it is loaded (and loads it when it is not yet).
@@ -161,7 +156,8 @@ pub async fn model_version_ready(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, OipError> {
-    ready_of(&state, &*resolve(&state, &path.0, Some(&path.1)).await?).await
+    let (name, reference) = reference(&path.0, Some(&path.1))?;
+    Ok(ready_of(state.services.serving.ready(&name, &reference).await?))
 }
 
 /// Whether the deployed version is ready.
@@ -174,14 +170,14 @@ pub async fn model_version_ready(
     ))]
 #[get("/v2/models/{name}/ready")]
 pub async fn model_ready(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, OipError> {
-    ready_of(&state, &*resolve(&state, &path, None).await?).await
+    let (name, reference) = reference(&path, None)?;
+    Ok(ready_of(state.services.serving.ready(&name, &reference).await?))
 }
 
-async fn ready_of(state: &AppState, resolved: &Resolved) -> Result<HttpResponse, OipError> {
-    load(state, resolved).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "name": resolved.model.as_str(), "version": resolved.version.to_string(), "ready": true
-    })))
+fn ready_of(servable: ServableVersion) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "name": servable.model.as_str(), "version": servable.version.to_string(), "ready": true
+    }))
 }
 
 /// Inference on an exact version (or alias): JSON tensors, or the binary tensor data extension (JSON
@@ -206,9 +202,9 @@ pub async fn infer_version(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, OipError> {
+    let (name, reference) = reference(&path.0, Some(&path.1))?;
     let body = read_body(&request, payload, state.limits.max_predict_bytes).await?;
-    let resolved = resolve(&state, &path.0, Some(&path.1)).await?;
-    infer(&state, &request, &resolved, &body).await
+    infer(&state, &request, &name, &reference, &body).await
 }
 
 /// Inference on the deployed version (or its canary, for the canary's share of requests).
@@ -230,15 +226,16 @@ pub async fn infer_deployed(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, OipError> {
+    let (name, reference) = reference(&path, None)?;
     let body = read_body(&request, payload, state.limits.max_predict_bytes).await?;
-    let resolved = resolve(&state, &path, None).await?;
-    infer(&state, &request, &resolved, &body).await
+    infer(&state, &request, &name, &reference, &body).await
 }
 
 async fn infer(
     state: &AppState,
     request: &HttpRequest,
-    resolved: &Resolved,
+    name: &ModelName,
+    reference: &Reference,
     body: &[u8],
 ) -> Result<HttpResponse, OipError> {
     let header_length = match request.headers().get(HEADER_LENGTH) {
@@ -251,14 +248,24 @@ async fn infer(
                 .ok_or_else(|| ApiError::invalid(format!("{HEADER_LENGTH} must be a byte count")))?,
         ),
     };
-    let mut infer = tensors::decode_oip_request(body, header_length, servable_signature(resolved)?)?;
-    let model = load(state, resolved).await?;
-    let outputs = model.infer(std::mem::take(&mut infer.inputs)).await?;
-    let version = resolved.version.to_string();
-    let response =
-        tensors::encode_oip_response(resolved.model.as_str(), &version, infer.id.as_deref(), &outputs, &infer);
-    let mut builder = HttpResponse::Ok();
-    builder.insert_header((SERVED_BY_HEADER, format!("{}/{}", resolved.model, resolved.version)));
+    let prediction = state
+        .services
+        .serving
+        .predict(name, reference, |signature| {
+            let mut decoded = tensors::decode_oip_request(body, header_length, signature)?;
+            Ok((std::mem::take(&mut decoded.inputs), decoded))
+        })
+        .await?;
+    let version = prediction.version.to_string();
+    let decoded = &prediction.request;
+    let response = tensors::encode_oip_response(
+        prediction.model.as_str(),
+        &version,
+        decoded.id.as_deref(),
+        &prediction.outputs,
+        decoded,
+    );
+    let mut builder = served_by(request, prediction.model, prediction.version);
     match response.json_header_length {
         Some(length) => {
             builder.content_type("application/octet-stream").insert_header((HEADER_LENGTH, length.to_string()));

@@ -1,12 +1,12 @@
-use actix_web::{HttpRequest, HttpResponse, post, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, post, web};
+use depot_domain::ModelName;
 use depot_serialization::tensors;
+use depot_service::Reference;
 
-use depot_domain::{ModelName, VersionNumber};
-
-use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::request::{model_name, version_ref};
-use crate::serving::{Resolved, load, pick, read_body, servable_signature};
+use crate::error::{ApiError, ErrorBody};
+use crate::request::{model_name, read_body, version_ref};
 use crate::state::AppState;
+use crate::telemetry::Served;
 use crate::views::{PredictRequest, PredictResponse};
 
 /// Response header naming the version that served a prediction, as `name/version`.
@@ -42,8 +42,7 @@ pub async fn predict_version(
 ) -> Result<HttpResponse, ApiError> {
     let (name, reference) = (model_name(&path.0)?, version_ref(&path.1)?);
     let body = read_body(&request, payload, state.limits.max_predict_bytes).await?;
-    let resolved = state.resolver.resolve_ref(&state.catalog, &name, &reference).await?;
-    predict(&state, &resolved, &body).await
+    predict(&state, &request, &name, &Reference::Version(reference), &body).await
 }
 
 /// Predict with the deployed version (or its canary, for the canary's share of requests).
@@ -67,30 +66,34 @@ pub async fn predict_deployed(
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
     let body = read_body(&request, payload, state.limits.max_predict_bytes).await?;
-    let version = deployed_version(&state, &name).await?;
-    let resolved = state.resolver.resolve(&state.catalog, &name, version).await?;
-    predict(&state, &resolved, &body).await
+    predict(&state, &request, &name, &Reference::Deployed, &body).await
 }
 
-/// The version a version-less request goes to.
-pub(crate) async fn deployed_version(state: &AppState, name: &ModelName) -> Result<VersionNumber, ApiError> {
-    let target = state.resolver.deployment(&state.catalog, name).await?.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::DeploymentNotFound,
-            format!("model '{name}' is not deployed: deploy a version with PUT /v1/models/{name}/deployment"),
-        )
-    })?;
-    Ok(pick(state, name, target))
-}
-
-async fn predict(state: &AppState, resolved: &Resolved, body: &[u8]) -> Result<HttpResponse, ApiError> {
-    let inputs = tensors::decode_simple_inputs(body, servable_signature(resolved)?)?;
-    let model = load(state, resolved).await?;
-    let outputs = model.infer(inputs).await?;
+async fn predict(
+    state: &AppState,
+    request: &HttpRequest,
+    name: &ModelName,
+    reference: &Reference,
+    body: &[u8],
+) -> Result<HttpResponse, ApiError> {
+    let prediction = state
+        .services
+        .serving
+        .predict(name, reference, |signature| Ok((tensors::decode_simple_inputs(body, signature)?, ())))
+        .await?;
     let mut out = Vec::with_capacity(256);
-    tensors::write_simple_response(&mut out, resolved.model.as_str(), resolved.version.get(), &outputs);
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header((SERVED_BY_HEADER, format!("{}/{}", resolved.model, resolved.version)))
-        .body(out))
+    tensors::write_simple_response(&mut out, prediction.model.as_str(), prediction.version.get(), &prediction.outputs);
+    Ok(served_by(request, prediction.model, prediction.version).content_type("application/json").body(out))
+}
+
+/// A 200 that names the version that served, in its header and its log line.
+pub(crate) fn served_by(
+    request: &HttpRequest,
+    model: ModelName,
+    version: depot_domain::VersionNumber,
+) -> actix_web::HttpResponseBuilder {
+    let mut builder = HttpResponse::Ok();
+    builder.insert_header((SERVED_BY_HEADER, format!("{model}/{version}")));
+    request.extensions_mut().insert(Served { model, version });
+    builder
 }

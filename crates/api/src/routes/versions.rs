@@ -1,12 +1,11 @@
 use actix_multipart::Multipart;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType, EntityTag};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use depot_catalog::{Change, SortOrder, VersionPatch};
-use depot_domain::{BatchPolicy, ModelName, Tags, VersionMetadata, VersionNumber};
+use depot_domain::{BatchPolicy, ModelName, VersionMetadata, VersionNumber};
+use depot_service::{SortOrder, VersionUpdate, page_request};
 
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::request::{change_of, model_name, version_number};
-use crate::routes::page;
+use crate::request::{change_of, declared_length, model_name, version_number};
 use crate::state::AppState;
 use crate::upload::register_version;
 use crate::views::{ArtifactBytes, ListVersionsQuery, Order, UpdateVersion, UploadForm, VersionList, VersionView};
@@ -45,16 +44,10 @@ pub async fn create_version(
             format!("the upload is {length} bytes; artifacts are limited to {} bytes", state.limits.max_artifact_bytes),
         ));
     }
-    let version = register_version(&state, &name, &change, form).await?;
-    tracing::info!(model.name = %version.model, model.version = %version.version, artifact.digest = %version.digest,
-        artifact.size_bytes = version.size_bytes, artifact.format = %version.format, "registered version");
+    let version = register_version(&state.services.registry, &name, change, form).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/models/{}/versions/{}", version.model, version.version)))
         .json(VersionView::from(version)))
-}
-
-fn declared_length(request: &HttpRequest) -> Option<u64> {
-    request.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
 /// List a model's versions, newest first by default.
@@ -77,7 +70,7 @@ pub async fn list_versions(
         Order::Asc => SortOrder::Asc,
         Order::Desc => SortOrder::Desc,
     };
-    let page = state.catalog.list_versions(&name, order, &page(query.limit, query.cursor)?).await?;
+    let page = state.services.registry.list_versions(&name, order, &page_request(query.limit, query.cursor)?).await?;
     Ok(HttpResponse::Ok().json(VersionList {
         versions: page.items.into_iter().map(Into::into).collect(),
         next_cursor: page.next_cursor,
@@ -102,7 +95,7 @@ pub async fn get_version(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, number) = model_and_version(&path)?;
-    let version = state.catalog.get_version(&name, number).await?;
+    let version = state.services.registry.get_version(&name, number).await?;
     Ok(HttpResponse::Ok().json(VersionView::from(version)))
 }
 
@@ -125,22 +118,13 @@ pub async fn update_version(
 ) -> Result<HttpResponse, ApiError> {
     let (name, number) = model_and_version(&path)?;
     let body = body.into_inner();
-    let metadata = body.metadata.map(VersionMetadata::from);
-    if let Some(metadata) = &metadata {
-        metadata.validate()?;
-    }
-    let batching = body.batching.map(|b| b.map(BatchPolicy::from));
-    if let Some(Some(policy)) = &batching {
-        policy.validate().map_err(|e| ApiError::new(ErrorCode::InvalidBatching, e.to_string()))?;
-    }
-    let patch = VersionPatch {
+    let update = VersionUpdate {
         description: body.description,
-        tags: body.tags.as_deref().map(Tags::parse).transpose()?,
-        metadata,
-        batching,
+        tags: body.tags,
+        metadata: body.metadata.map(VersionMetadata::from),
+        batching: body.batching.map(|b| b.map(BatchPolicy::from)),
     };
-    let version = state.catalog.update_version(&name, number, &patch, &change_of(&request)?).await?;
-    state.resolver.forget(&name, number);
+    let version = state.services.registry.update_version(&name, number, update, &change_of(&request)?).await?;
     Ok(HttpResponse::Ok().json(VersionView::from(version)))
 }
 
@@ -163,37 +147,8 @@ pub async fn delete_version(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, number) = model_and_version(&path)?;
-    delete_one_version(&state, &name, number, &change_of(&request)?).await?;
+    state.services.registry.delete_version(&name, number, &change_of(&request)?).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// Deletes a version and, under its digest's lock, the blob once nothing references it.
-pub(crate) async fn delete_one_version(
-    state: &AppState,
-    name: &ModelName,
-    number: VersionNumber,
-    change: &Change,
-) -> Result<(), ApiError> {
-    let version = state.catalog.get_version(name, number).await?;
-    let users = state.catalog.version_users(name, number).await?;
-    if !users.is_empty() {
-        return Err(depot_catalog::CatalogError::VersionInUse { name: name.clone(), version: number, users }.into());
-    }
-    let mut lock = state.catalog.lock_digest(version.digest).await?;
-    let result = match lock.delete_version(name, number, change).await {
-        Ok(deleted) if !deleted.blob_still_referenced => {
-            if let Err(error) = state.store.delete(deleted.digest).await {
-                // The version is gone; the bytes stay until `depot gc` removes them.
-                tracing::error!(artifact.digest = %deleted.digest, error = %error, "could not delete an unreferenced artifact");
-            }
-            Ok(())
-        }
-        Ok(_) => Ok(()),
-        Err(error) => Err(error.into()),
-    };
-    lock.release().await;
-    state.resolver.forget(name, number);
-    result
 }
 
 /// Download a version's artifact, streamed, with `ETag` = its digest.
@@ -216,29 +171,27 @@ pub async fn download_artifact(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, number) = model_and_version(&path)?;
-    let version = state.catalog.get_version(&name, number).await?;
-    let etag = EntityTag::new_strong(version.digest.to_string());
-    let unchanged = request
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag.to_string() || t.trim() == "*"));
-    if unchanged {
-        return Ok(HttpResponse::NotModified().insert_header(header::ETag(etag)).finish());
-    }
-    let (size, stream) = state.store.open(version.digest).await?;
-    let extension = match version.format {
-        depot_domain::ArtifactFormat::Onnx => "onnx",
-        depot_domain::ArtifactFormat::Pickle => "pkl",
-        depot_domain::ArtifactFormat::Joblib => "joblib",
-        depot_domain::ArtifactFormat::SavedModel => "savedmodel",
+    let known = |digest: &str| {
+        let etag = EntityTag::new_strong(digest.to_owned()).to_string();
+        request
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    };
+    let artifact =
+        state.services.registry.artifact(&name, number, |version| known(&version.digest.to_string())).await?;
+    let etag = header::ETag(EntityTag::new_strong(artifact.version.digest.to_string()));
+    let file_name = artifact.file_name();
+    let Some((size, stream)) = artifact.content else {
+        return Ok(HttpResponse::NotModified().insert_header(etag).finish());
     };
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
-        .insert_header(header::ETag(etag))
+        .insert_header(etag)
         .insert_header(ContentDisposition {
             disposition: DispositionType::Attachment,
-            parameters: vec![DispositionParam::Filename(format!("{name}-{number}.{extension}"))],
+            parameters: vec![DispositionParam::Filename(file_name)],
         })
         .no_chunking(size)
         .streaming(stream))

@@ -1,24 +1,15 @@
-//! From a prediction request to a loaded model: resolve the version (cached briefly, so the hot
-//! path does not hit the database on every request), refuse what cannot be served, and load it
-//! into the runtime from its verified artifact.
+//! What the database says about versions, aliases and deployments, cached briefly so that the
+//! hot path does not query it on every request.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::http::header;
-use actix_web::{HttpRequest, web};
-use bytes::BytesMut;
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use depot_catalog::{Catalog, CatalogError, Deployment};
 use depot_domain::{AliasName, BatchPolicy, Digest, ModelName, Signature, VersionNumber, VersionRef};
-use depot_runtime::{BatchConfig, LoadedModel, VersionKey};
-use futures::StreamExt;
 
-use crate::error::{ApiError, ErrorCode};
-use crate::state::AppState;
+use crate::error::{Error, ErrorCode};
 
 /// What serving needs to know of a version.
 #[derive(Debug)]
@@ -64,7 +55,7 @@ struct Caches {
 /// the hot path does not query it on every request. Every entry is re-read after `ttl` (the
 /// periodic reconciliation: a missed notification leaves a replica stale for at most `ttl` plus
 /// one read); changes announced on the serving channel replace entries at once, after the new
-/// target is loaded ([`follow_changes`]).
+/// target is loaded (`follower`).
 ///
 /// One request re-reads an expired entry while the others keep using it ([`lookup`]): without
 /// that, every request in flight when an entry expired queried the database at once, each
@@ -96,7 +87,7 @@ impl Resolver {
         catalog: &Catalog,
         model: &ModelName,
         version: VersionNumber,
-    ) -> Result<Arc<Resolved>, ApiError> {
+    ) -> Result<Arc<Resolved>, Error> {
         let key = (model.clone(), version);
         if let Some(resolved) = lookup(&mut self.caches().versions, &key, self.ttl) {
             return Ok(resolved);
@@ -132,7 +123,7 @@ impl Resolver {
         catalog: &Catalog,
         model: &ModelName,
         reference: &VersionRef,
-    ) -> Result<Arc<Resolved>, ApiError> {
+    ) -> Result<Arc<Resolved>, Error> {
         let version = match reference {
             VersionRef::Number(n) => *n,
             VersionRef::Alias(alias) => self.alias(catalog, model, alias).await?,
@@ -140,7 +131,7 @@ impl Resolver {
         self.resolve(catalog, model, version).await
     }
 
-    async fn alias(&self, catalog: &Catalog, model: &ModelName, alias: &AliasName) -> Result<VersionNumber, ApiError> {
+    async fn alias(&self, catalog: &Catalog, model: &ModelName, alias: &AliasName) -> Result<VersionNumber, Error> {
         let key = (model.clone(), alias.clone());
         if let Some(version) = lookup(&mut self.caches().aliases, &key, self.ttl) {
             return Ok(version);
@@ -156,7 +147,7 @@ impl Resolver {
     }
 
     /// What the model's version-less routes serve; `None` when it is not deployed.
-    pub async fn deployment(&self, catalog: &Catalog, model: &ModelName) -> Result<Option<Target>, ApiError> {
+    pub async fn deployment(&self, catalog: &Catalog, model: &ModelName) -> Result<Option<Target>, Error> {
         if let Some(target) = lookup(&mut self.caches().deployments, model, self.ttl) {
             return Ok(target);
         }
@@ -171,11 +162,11 @@ impl Resolver {
     }
 
     /// Caches what a read that began at `started` saw, unless something newer is cached.
-    fn install_deployment(&self, model: &ModelName, target: Option<Target>, started: Instant) {
+    pub(crate) fn install_deployment(&self, model: &ModelName, target: Option<Target>, started: Instant) {
         install(&mut self.caches().deployments, model.clone(), target, started);
     }
 
-    fn install_alias(&self, model: &ModelName, alias: &AliasName, version: VersionNumber, started: Instant) {
+    pub(crate) fn install_alias(&self, model: &ModelName, alias: &AliasName, version: VersionNumber, started: Instant) {
         install(&mut self.caches().aliases, (model.clone(), alias.clone()), version, started);
     }
 
@@ -255,163 +246,26 @@ fn release<K: Hash + Eq, T>(map: &mut HashMap<K, Entry<T>>, key: &K, error: &Cat
     }
 }
 
-pub fn target_of(deployment: &Deployment) -> Target {
+pub(crate) fn target_of(deployment: &Deployment) -> Target {
     Target { version: deployment.version, canary: deployment.canary.map(|c| (c.version, c.percent)) }
 }
 
-/// Picks the version of one version-less request: the canary for its share of requests, but only
-/// once the canary is loaded on this replica (until then it is loaded in the background).
-pub fn pick(state: &AppState, model: &ModelName, target: Target) -> VersionNumber {
-    let Some((canary, percent)) = target.canary else { return target.version };
-    if spread() % 100 >= u64::from(percent) {
-        return target.version;
-    }
-    // A lookup in the caches, not a listing of every loaded version on each request.
-    let loaded = state
-        .resolver
-        .cached_version(model, canary)
-        .is_some_and(|r| state.runtime.is_loaded(&VersionKey::new(model.clone(), canary, r.digest)));
-    if loaded {
-        return canary;
-    }
-    let (state, model) = (state.clone(), model.clone());
-    tokio::spawn(async move {
-        if let Err(error) = preload(&state, &model, canary).await {
-            tracing::warn!(model.name = %model, model.version = %canary, error = %error, "canary could not be loaded");
-        }
-    });
-    target.version
-}
-
-/// A well-spread sequence (splitmix64 of a counter): the canary share without a random crate.
-fn spread() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
-    let mut z = COUNTER.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// Loads (and warms) a version so that switching traffic to it fails no request.
-pub async fn preload(state: &AppState, model: &ModelName, version: VersionNumber) -> Result<(), ApiError> {
-    let resolved = state.resolver.resolve(&state.catalog, model, version).await?;
-    load(state, &resolved).await.map(drop)
-}
-
-/// Keeps this replica in step with the others: on each serving change announced through
-/// PostgreSQL, loads what the model now serves and then switches to it. When the notification
-/// stream breaks, everything cached about serving is dropped (re-read on the next request) and
-/// the listener reconnects.
-pub async fn follow_changes(state: AppState) {
-    loop {
-        match state.catalog.listen_serving_changes().await {
-            Ok(mut listener) => {
-                state.resolver.forget_serving();
-                loop {
-                    match listener.recv().await {
-                        Ok(model) => {
-                            let state = state.clone();
-                            tokio::spawn(async move { refresh(&state, &model).await });
-                        }
-                        Err(error) => {
-                            tracing::warn!(error = %error, "serving notifications interrupted; reconciling");
-                            break;
-                        }
-                    }
-                }
-            }
-            Err(error) => tracing::warn!(error = %error, "cannot listen for serving changes; retrying"),
-        }
-        state.resolver.forget_serving();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-async fn refresh(state: &AppState, model: &str) {
-    let Ok(model) = ModelName::parse(model) else { return };
-    let result = async {
-        let started = Instant::now();
-        let deployment = state.catalog.get_deployment(&model).await?;
-        let aliases = state.catalog.list_aliases(&model).await?;
-        if let Some(deployment) = &deployment {
-            // Load before switching; a version that cannot load keeps the old target served.
-            preload(state, &model, deployment.version).await?;
-        }
-        state.resolver.install_deployment(&model, deployment.as_ref().map(target_of), started);
-        for alias in aliases {
-            state.resolver.install_alias(&model, &alias.alias, alias.version, started);
-        }
-        Ok::<_, ApiError>(())
-    }
-    .await;
-    match result {
-        Ok(()) => tracing::debug!(model.name = %model, "followed a serving change"),
-        Err(error) => {
-            tracing::warn!(model.name = %model, error = %error, "could not follow a serving change; re-reading on demand");
-            state.resolver.forget_serving();
+impl Resolved {
+    /// The signature of a servable version, or why it cannot be served (409).
+    pub fn servable_signature(&self) -> Result<&Signature, Error> {
+        match (&self.signature, self.servable) {
+            (Some(signature), true) => Ok(signature),
+            _ => Err(Error::new(
+                ErrorCode::VersionNotServable,
+                format!(
+                    "version {} of '{}' cannot be served: {}",
+                    self.version,
+                    self.model,
+                    self.unservable_reason.as_deref().unwrap_or("it has no servable signature")
+                ),
+            )),
         }
     }
-}
-
-/// The signature of a servable version, or why it cannot be served (409).
-pub fn servable_signature(resolved: &Resolved) -> Result<&Signature, ApiError> {
-    match (&resolved.signature, resolved.servable) {
-        (Some(signature), true) => Ok(signature),
-        _ => Err(ApiError::new(
-            ErrorCode::VersionNotServable,
-            format!(
-                "version {} of '{}' cannot be served: {}",
-                resolved.version,
-                resolved.model,
-                resolved.unservable_reason.as_deref().unwrap_or("it has no servable signature")
-            ),
-        )),
-    }
-}
-
-fn batch_config(policy: Option<BatchPolicy>) -> Option<BatchConfig> {
-    policy.map(|p| BatchConfig::new(p.max_batch_size as usize, Duration::from_millis(u64::from(p.max_queue_delay_ms))))
-}
-
-/// The loaded model of a resolved version, loading it (verified against its digest, warmed)
-/// on first use. A version whose batching policy changed is reloaded with the new policy.
-pub async fn load(state: &AppState, resolved: &Resolved) -> Result<Arc<LoadedModel>, ApiError> {
-    let signature = servable_signature(resolved)?;
-    let key = VersionKey::new(resolved.model.clone(), resolved.version, resolved.digest);
-    let batching = batch_config(resolved.batching);
-    if let Some(model) = state.runtime.get(&key) {
-        if model.batching() == batching {
-            return Ok(model);
-        }
-        state.runtime.unload(&key);
-    }
-    let store = state.store.clone();
-    let digest = resolved.digest;
-    let model = state.runtime.get_or_load(key, signature, batching, async move { store.read(digest).await }).await?;
-    Ok(model)
-}
-
-/// Reads a request body up to `limit` bytes (413 beyond).
-pub async fn read_body(request: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<BytesMut, ApiError> {
-    let too_large =
-        || ApiError::new(ErrorCode::PayloadTooLarge, format!("the request body is larger than {limit} bytes"));
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > limit) {
-        return Err(too_large());
-    }
-    let mut body = BytesMut::with_capacity(declared.unwrap_or(0));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::invalid(format!("the request body could not be read: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 #[cfg(test)]

@@ -1,0 +1,113 @@
+//! One log line per request, written when it ends: method, route template, status, duration in
+//! ms, request id, and the model and version where known; an error adds its code, and a 5xx its
+//! whole cause chain. This is the only place a request's error is logged.
+//!
+//! Each request runs in a span carrying its request id (taken from a well-formed incoming
+//! `x-request-id`, else a new UUID, and sent back in the response's `x-request-id`), so the
+//! lines logged while it runs carry it too. With INFO off (`RUST_LOG=warn`), no span is built and
+//! only 5xx lines are written: the hot path then does no logging work.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, HttpRequest};
+use depot_domain::{ModelName, VersionNumber};
+use tracing::{Instrument, Level, Span};
+
+use crate::error::ApiError;
+use crate::routes::oip::OipError;
+
+/// The request id header, read and sent back.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const MAX_REQUEST_ID: usize = 64;
+
+/// The version that served a request, for its log line (set by the prediction handlers).
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub model: ModelName,
+    pub version: VersionNumber,
+}
+
+/// The request-logging middleware (`actix_web::middleware::from_fn`).
+pub async fn log_request(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let id = request_id(request.request());
+    let span =
+        if tracing::enabled!(Level::INFO) { tracing::info_span!("request", request_id = %id) } else { Span::none() };
+    let mut response = next.call(request).instrument(span.clone()).await?;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    let status = response.status();
+    if status.is_server_error() || tracing::enabled!(Level::INFO) {
+        let _entered = span.enter();
+        log_line(&response, &id, started);
+    }
+    Ok(response)
+}
+
+fn log_line<B>(response: &ServiceResponse<B>, id: &str, started: Instant) {
+    let request = response.request();
+    let status = response.status().as_u16();
+    let duration_ms = started.elapsed().as_secs_f64() * 1e3;
+    let route = request.match_pattern();
+    let route = route.as_deref().unwrap_or("(no route)");
+    let served = request.extensions().get::<Served>().cloned();
+    let model = served.as_ref().map(|s| s.model.as_str().to_owned()).or_else(|| path_param(request, "name"));
+    let version = served.as_ref().map(|s| s.version.to_string()).or_else(|| path_param(request, "version"));
+    let (model, version) = (model.as_deref().unwrap_or(""), version.as_deref().unwrap_or(""));
+    let method = request.method().as_str();
+    let error = response.response().error().and_then(service_error);
+    match error {
+        Some(error) if status >= 500 => tracing::error!(
+            http.method = method, http.route = route, http.status = status, duration_ms, request_id = id,
+            model.name = model, model.version = version,
+            error.code = error.code.as_str(), error.chain = %error.chain(), "request failed"
+        ),
+        Some(error) => tracing::info!(
+            http.method = method, http.route = route, http.status = status, duration_ms, request_id = id,
+            model.name = model, model.version = version,
+            error.code = error.code.as_str(), error.message = %error.message, "request refused"
+        ),
+        None if status >= 500 => tracing::error!(
+            http.method = method, http.route = route, http.status = status, duration_ms, request_id = id,
+            model.name = model, model.version = version,
+            error.chain = ?response.response().error().map(ToString::to_string), "request failed"
+        ),
+        None => tracing::info!(
+            http.method = method,
+            http.route = route,
+            http.status = status,
+            duration_ms,
+            request_id = id,
+            model.name = model,
+            model.version = version,
+            "request"
+        ),
+    }
+}
+
+/// The use case's error behind a response, whichever body it was rendered with.
+fn service_error(error: &Error) -> Option<&depot_service::Error> {
+    error.as_error::<ApiError>().map(|e| &e.0).or_else(|| error.as_error::<OipError>().map(|e| &e.0.0))
+}
+
+fn path_param(request: &HttpRequest, name: &str) -> Option<String> {
+    request.match_info().get(name).map(str::to_owned)
+}
+
+/// The client's request id when it is short, visible ASCII; else a new one.
+fn request_id(request: &HttpRequest) -> String {
+    request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= MAX_REQUEST_ID && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}

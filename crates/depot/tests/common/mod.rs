@@ -1,0 +1,66 @@
+//! What the tests of the `depot` binary share: real `depot serve` processes.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStderr, Command, Stdio};
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Server {
+    /// The server's standard error, when it was started with `logs`.
+    #[allow(dead_code, reason = "each test binary compiles this module; not every one reads the logs")]
+    pub fn stderr(&mut self) -> Option<ChildStderr> {
+        self.child.stderr.take()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn database_url() -> String {
+    let postgres = std::env::var("DEPOT_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    format!("{postgres}/depot_test_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Starts `depot serve` on a free port with `env` on top of the test settings; its standard
+/// error is piped when `logs`, else inherited.
+pub fn start(database_url: &str, storage: &std::path::Path, env: &[(&str, &str)], logs: bool) -> Server {
+    let library = std::env::var_os("DEPOT_ORT_LIBRARY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".depot/lib/libonnxruntime.so.1.31.0"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_depot"));
+    command
+        .arg("serve")
+        .env("DEPOT_SERVER__LISTEN", "127.0.0.1:0")
+        .env("DEPOT_SERVER__WORKERS", "1")
+        .env("DEPOT_DATABASE__URL", database_url)
+        .env("DEPOT_STORAGE__URL", storage)
+        .env("DEPOT_RUNTIME__LIBRARY_PATH", library)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(if logs { Stdio::piped() } else { Stdio::inherit() });
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("start depot serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    Server { child, base }
+}

@@ -1,0 +1,79 @@
+//! Depot's use cases, beneath every transport: the registry ([`Registry`]: models, versions and
+//! their artifacts, deployments, canaries, rollback, aliases, the audit log) and serving
+//! ([`Serving`]: resolve a reference, validate the inputs once, load, infer, and say which
+//! version served).
+//!
+//! A transport (the HTTP API today; gRPC or the command line tomorrow) parses its request,
+//! calls one use case and renders the answer. Every failure is an [`Error`] whose
+//! [`ErrorCode`] says what went wrong and whose fault it is; transports map codes to their own
+//! statuses.
+//!
+//! This crate knows no HTTP (no actix, no utoipa). It wires the catalog, the artifact store,
+//! the serialization formats and the runtime together and owns the caches that serving keeps.
+
+mod error;
+mod registry;
+mod serving;
+
+use std::time::Duration;
+
+pub use depot_catalog::{
+    Alias, AuditEntry, Catalog, Change, DatabaseConfig, Deployment, Model, ModelFilter, ModelPatch, NewModel, Page,
+    PageRequest, SortOrder, Version,
+};
+pub use depot_runtime::{Runtime, RuntimeConfig};
+pub use depot_serialization::InspectLimits;
+pub use depot_storage::{ArtifactStore, BlobStream, StorageConfig};
+pub use error::{Error, ErrorCode, Fault, error_chain};
+pub use registry::{Artifact, Registry, RegistryLimits, UploadDetails, VersionUpdate, VersionUpload, page_request};
+pub use serving::{Prediction, Reference, ServableVersion, Serving};
+
+/// Everything the use cases need, as configured.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub limits: RegistryLimits,
+    /// How long a replica reuses what it read of a version, an alias or a deployment.
+    pub resolve_ttl: Duration,
+}
+
+/// The use cases over one catalog, store and runtime. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub registry: Registry,
+    pub serving: Serving,
+    catalog: Catalog,
+    store: ArtifactStore,
+}
+
+/// Whether a dependency answered.
+#[derive(Debug)]
+pub struct Check {
+    pub name: &'static str,
+    pub result: Result<(), Error>,
+}
+
+impl Services {
+    pub fn new(catalog: Catalog, store: ArtifactStore, runtime: Runtime, config: ServiceConfig) -> Self {
+        let serving = Serving::new(catalog.clone(), store.clone(), runtime, config.resolve_ttl);
+        let registry = Registry::new(catalog.clone(), store.clone(), config.limits, serving.clone());
+        Self { registry, serving, catalog, store }
+    }
+
+    /// Asks the database and the artifact store, at the same time.
+    pub async fn readiness(&self) -> Vec<Check> {
+        let (database, storage) = tokio::join!(self.catalog.ping(), self.store.check());
+        vec![
+            Check { name: "database", result: database.map_err(Error::from) },
+            Check { name: "storage", result: storage.map_err(Error::from) },
+        ]
+    }
+}
+
+/// Creates the database if missing and applies pending migrations, once.
+pub async fn migrate(config: &DatabaseConfig) -> Result<(), Error> {
+    let config = DatabaseConfig { create_if_missing: true, migrate_on_start: false, ..config.clone() };
+    let catalog = Catalog::connect(&config).await?;
+    let result = catalog.migrate().await;
+    catalog.close().await;
+    Ok(result?)
+}

@@ -1,0 +1,62 @@
+//! Following serving changes made through other replicas.
+
+use std::time::{Duration, Instant};
+
+use depot_domain::ModelName;
+
+use super::{Serving, target_of};
+use crate::error::Error;
+
+/// On each serving change announced through PostgreSQL, loads what the model now serves and
+/// then switches to it. When the notification stream breaks, everything cached about serving
+/// is dropped (re-read on the next request) and the listener reconnects.
+pub(super) async fn follow_changes(serving: Serving) {
+    loop {
+        match serving.catalog.listen_serving_changes().await {
+            Ok(mut listener) => {
+                serving.resolver.forget_serving();
+                loop {
+                    match listener.recv().await {
+                        Ok(model) => {
+                            let serving = serving.clone();
+                            tokio::spawn(async move { refresh(&serving, &model).await });
+                        }
+                        Err(error) => {
+                            tracing::warn!(error = %error, "serving notifications interrupted; reconciling");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(error = %error, "cannot listen for serving changes; retrying"),
+        }
+        serving.resolver.forget_serving();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn refresh(serving: &Serving, model: &str) {
+    let Ok(model) = ModelName::parse(model) else { return };
+    let result = async {
+        let started = Instant::now();
+        let deployment = serving.catalog.get_deployment(&model).await?;
+        let aliases = serving.catalog.list_aliases(&model).await?;
+        if let Some(deployment) = &deployment {
+            // Load before switching; a version that cannot load keeps the old target served.
+            serving.preload(&model, deployment.version).await?;
+        }
+        serving.resolver.install_deployment(&model, deployment.as_ref().map(target_of), started);
+        for alias in aliases {
+            serving.resolver.install_alias(&model, &alias.alias, alias.version, started);
+        }
+        Ok::<_, Error>(())
+    }
+    .await;
+    match result {
+        Ok(()) => tracing::debug!(model.name = %model, "followed a serving change"),
+        Err(error) => {
+            tracing::warn!(model.name = %model, error = %error.chain(), "could not follow a serving change; re-reading on demand");
+            serving.resolver.forget_serving();
+        }
+    }
+}

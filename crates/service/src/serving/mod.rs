@@ -1,0 +1,159 @@
+//! Serving: from a reference to a version (a number, an alias or "what is deployed") to the
+//! outputs of a run, and the version that produced them.
+//!
+//! One path for every transport: [`Serving::predict`] resolves the reference (cached,
+//! [`resolver`]), refuses what cannot be served, hands the signature to the transport's decoder
+//! (which returns [`ValidatedInputs`], the proof that the inputs fit), loads the version
+//! (verified against its digest, warmed) and runs it. Deployment changes made elsewhere are
+//! followed through PostgreSQL notifications ([`follower`]).
+
+mod canary;
+mod follower;
+mod resolver;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use depot_catalog::Catalog;
+use depot_domain::{ModelName, NamedTensor, Signature, ValidatedInputs, VersionNumber, VersionRef};
+use depot_runtime::{BatchConfig, LoadedModel, Runtime, VersionKey};
+use depot_serialization::tensors::EncodingError;
+use depot_storage::ArtifactStore;
+
+pub use resolver::{Resolved, Resolver, Target};
+
+pub(crate) use resolver::target_of;
+
+use crate::error::{Error, ErrorCode};
+
+/// What a prediction names: a version (by number or alias), or the model's deployment (and its
+/// canary, for the canary's share of requests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reference {
+    Version(VersionRef),
+    Deployed,
+}
+
+/// The outputs of one run and the version that produced them, with what the transport's
+/// decoder kept of its request (OIP: the requested outputs and their encoding).
+#[derive(Debug)]
+pub struct Prediction<R> {
+    pub model: ModelName,
+    pub version: VersionNumber,
+    pub outputs: Vec<NamedTensor>,
+    pub request: R,
+}
+
+/// A servable version: its name, number and signature.
+#[derive(Debug, Clone)]
+pub struct ServableVersion {
+    pub model: ModelName,
+    pub version: VersionNumber,
+    pub signature: Signature,
+}
+
+/// The serving use cases. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Serving {
+    catalog: Catalog,
+    store: ArtifactStore,
+    runtime: Runtime,
+    resolver: Arc<Resolver>,
+}
+
+impl Serving {
+    pub fn new(catalog: Catalog, store: ArtifactStore, runtime: Runtime, resolve_ttl: Duration) -> Self {
+        Self { catalog, store, runtime, resolver: Arc::new(Resolver::new(resolve_ttl)) }
+    }
+
+    pub(crate) fn resolver(&self) -> &Resolver {
+        &self.resolver
+    }
+
+    /// Runs one prediction. `decode` turns the request body into inputs validated against the
+    /// version's signature; it runs once the version is known to be servable, and what it keeps
+    /// besides the inputs comes back in [`Prediction::request`].
+    pub async fn predict<R>(
+        &self,
+        model: &ModelName,
+        reference: &Reference,
+        decode: impl FnOnce(&Signature) -> Result<(ValidatedInputs, R), EncodingError>,
+    ) -> Result<Prediction<R>, Error> {
+        let resolved = self.resolve(model, reference).await?;
+        let signature = resolved.servable_signature()?;
+        let (inputs, request) = decode(signature)?;
+        let loaded = self.load(&resolved, signature).await?;
+        let outputs = loaded.infer(inputs).await?;
+        Ok(Prediction { model: resolved.model.clone(), version: resolved.version, outputs, request })
+    }
+
+    /// The signature of the version a reference names, without loading it.
+    pub async fn describe(&self, model: &ModelName, reference: &Reference) -> Result<ServableVersion, Error> {
+        let resolved = self.resolve(model, reference).await?;
+        let signature = resolved.servable_signature()?.clone();
+        Ok(ServableVersion { model: resolved.model.clone(), version: resolved.version, signature })
+    }
+
+    /// Loads (and warms) the version a reference names, when it is not loaded yet.
+    pub async fn ready(&self, model: &ModelName, reference: &Reference) -> Result<ServableVersion, Error> {
+        let resolved = self.resolve(model, reference).await?;
+        let signature = resolved.servable_signature()?;
+        self.load(&resolved, signature).await?;
+        Ok(ServableVersion { model: resolved.model.clone(), version: resolved.version, signature: signature.clone() })
+    }
+
+    /// Loads (and warms) a version so that switching traffic to it fails no request.
+    pub async fn preload(&self, model: &ModelName, version: VersionNumber) -> Result<(), Error> {
+        let resolved = self.resolver.resolve(&self.catalog, model, version).await?;
+        self.load(&resolved, resolved.servable_signature()?).await.map(drop)
+    }
+
+    /// Keeps this replica in step with the others until the task is aborted.
+    pub async fn follow_changes(self) {
+        follower::follow_changes(self).await;
+    }
+
+    async fn resolve(&self, model: &ModelName, reference: &Reference) -> Result<Arc<Resolved>, Error> {
+        match reference {
+            Reference::Version(reference) => self.resolver.resolve_ref(&self.catalog, model, reference).await,
+            Reference::Deployed => {
+                let target = self.resolver.deployment(&self.catalog, model).await?.ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::DeploymentNotFound,
+                        format!(
+                            "model '{model}' is not deployed: deploy a version with PUT /v1/models/{model}/deployment"
+                        ),
+                    )
+                })?;
+                let version = canary::pick(self, model, target);
+                self.resolver.resolve(&self.catalog, model, version).await
+            }
+        }
+    }
+
+    /// The loaded model of a resolved, servable version, loading it (verified against its
+    /// digest, warmed) on first use. A version whose batching policy changed is reloaded with
+    /// the new policy.
+    async fn load(&self, resolved: &Resolved, signature: &Signature) -> Result<Arc<LoadedModel>, Error> {
+        let key = VersionKey::new(resolved.model.clone(), resolved.version, resolved.digest);
+        let batching = resolved.batching.map(|p| {
+            BatchConfig::new(p.max_batch_size as usize, Duration::from_millis(u64::from(p.max_queue_delay_ms)))
+        });
+        if let Some(model) = self.runtime.get(&key) {
+            if model.batching() == batching {
+                return Ok(model);
+            }
+            self.runtime.unload(&key);
+        }
+        let store = self.store.clone();
+        let digest = resolved.digest;
+        let model = self.runtime.get_or_load(key, signature, batching, async move { store.read(digest).await }).await?;
+        Ok(model)
+    }
+
+    fn is_loaded(&self, model: &ModelName, version: VersionNumber) -> bool {
+        self.resolver
+            .cached_version(model, version)
+            .is_some_and(|r| self.runtime.is_loaded(&VersionKey::new(model.clone(), version, r.digest)))
+    }
+}
