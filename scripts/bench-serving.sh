@@ -28,6 +28,7 @@
 #                    bodies, scripts/bench/MODEL.v2bin, written by make-binary-bodies.py)
 #   SKIP_BUILD=1     use the binaries already built (BENCH_DEPOT_BIN, BENCH_INPROC_BIN: other copies of
 #                    target/release/depot and target/release/examples/inproc_bench)
+#   ROUTE=versioned  versioned (/versions/1/ in the path) or deployed (version-less routes)
 #   RESULTS=FILE     also write the raw results (TSV) there
 # Errors are counted by kind (wrk's non-2xx, connect, read, write, timeout), and the report ends
 # with the server's own warnings and errors, if it logged any.
@@ -55,6 +56,7 @@ INPROC_SECONDS=${INPROC_SECONDS:-3}
 CONCURRENCY=${CONCURRENCY:-1 16 64}
 MODELS=${MODELS:-tiny mlp}
 APIS=${APIS:-v1 v2 v2bin}
+ROUTE=${ROUTE:-versioned}
 
 # Cores the server may use.
 cpu_count() { # "0-2,5" -> 4
@@ -82,6 +84,8 @@ fi
 INTRA=${INTRA:-1}
 BATCHING=${BATCHING:-}
 
+# wrk is a Debian package; a fresh machine lacks it.
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } || true
 for tool in wrk curl psql python3 taskset; do
   command -v "$tool" >/dev/null || { echo "bench-serving: $tool is required" >&2; exit 1; }
 done
@@ -143,16 +147,22 @@ curl -fsS "$base/healthz" >/dev/null || { cat "$tmp/server.log" >&2; exit 1; }
 for model in $MODELS; do
   curl -fsS -X POST "$base/v1/models" -H 'content-type: application/json' -d "{\"name\":\"$model\"}" >/dev/null
   curl -fsS -F "artifact=@tests/fixtures/$model.onnx" "$base/v1/models/$model/versions" >/dev/null
+  if [ "$ROUTE" = deployed ]; then
+    curl -fsS -X PUT "$base/v1/models/$model/deployment" -H 'content-type: application/json' -d '{"version":1}' >/dev/null
+  fi
   if [ -n "$BATCHING" ]; then
     curl -fsS -X PATCH "$base/v1/models/$model/versions/1" -H 'content-type: application/json' \
       -d "{\"batching\":{\"max_batch_size\":${BATCHING%:*},\"max_queue_delay_ms\":${BATCHING#*:}}}" >/dev/null
   fi
 done
 
+# ROUTE=versioned (default) names version 1 in the path; ROUTE=deployed deploys it and uses the
+# version-less routes (the deployment lookup and canary pick on every request).
+if [ "$ROUTE" = deployed ]; then versioned=""; else versioned="/versions/1"; fi
 url_of() { # model api
   case $2 in
-    v1) echo "$base/v1/models/$1/versions/1/predict" ;;
-    v2 | v2bin) echo "$base/v2/models/$1/versions/1/infer" ;;
+    v1) echo "$base/v1/models/$1$versioned/predict" ;;
+    v2 | v2bin) echo "$base/v2/models/$1$versioned/infer" ;;
   esac
 }
 body_of() { # model api

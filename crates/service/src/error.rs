@@ -318,4 +318,84 @@ mod tests {
         let error = Error::from(InspectError::CorruptOnnx { reason: "truncated".into() });
         assert_eq!(error.code, ErrorCode::CorruptArtifact);
     }
+
+    /// Every error of the crates beneath, adapted to the code a client sees.
+    #[test]
+    fn every_foreign_error_maps_to_its_code() {
+        use depot_domain::{AliasName, ModelName, VersionNumber};
+        let name = || ModelName::parse("m").expect("name");
+        let version = VersionNumber::new(1).expect("version");
+        let alias = AliasName::parse("champion").expect("alias");
+        let catalog = [
+            (CatalogError::ModelNotFound { name: name() }, ErrorCode::ModelNotFound),
+            (CatalogError::VersionNotFound { name: name(), version }, ErrorCode::VersionNotFound),
+            (CatalogError::ModelExists { name: name() }, ErrorCode::ModelExists),
+            (CatalogError::ModelNotEmpty { name: name(), versions: 2 }, ErrorCode::ModelNotEmpty),
+            (CatalogError::AliasNotFound { name: name(), alias }, ErrorCode::AliasNotFound),
+            (CatalogError::NotDeployed { name: name() }, ErrorCode::DeploymentNotFound),
+            (CatalogError::NoCanary { name: name() }, ErrorCode::CanaryNotFound),
+            (CatalogError::NothingToRollBack { name: name(), version }, ErrorCode::NothingToRollBack),
+            (
+                CatalogError::VersionInUse { name: name(), version, users: vec!["alias x".into()] },
+                ErrorCode::VersionInUse,
+            ),
+            (CatalogError::InvalidCursor { cursor: "x".into() }, ErrorCode::InvalidCursor),
+            (CatalogError::Corrupt { reason: "r".into() }, ErrorCode::Internal),
+        ];
+        for (error, code) in catalog {
+            let shown = error.to_string();
+            let mapped = Error::from(error);
+            assert_eq!(mapped.code, code, "{shown}");
+            if code.fault() == Fault::Client {
+                assert_eq!(mapped.message, shown, "a client's error says what it is");
+            }
+        }
+        let storage = [
+            (StorageError::NotFound { key: "k".into() }, ErrorCode::Internal),
+            (StorageError::Config { reason: "r".into() }, ErrorCode::Internal),
+        ];
+        for (error, code) in storage {
+            assert_eq!(Error::from(error).code, code);
+        }
+        let inspect = [
+            (InspectError::Unrecognised { detail: "d".into() }, ErrorCode::UnsupportedFormat),
+            (InspectError::CorruptOnnx { reason: "r".into() }, ErrorCode::CorruptArtifact),
+            (InspectError::LimitExceeded { what: "w", limit: 1 }, ErrorCode::ArtifactLimitExceeded),
+            (InspectError::Io(std::io::Error::other("disk")), ErrorCode::Internal),
+        ];
+        for (error, code) in inspect {
+            assert_eq!(Error::from(error).code, code);
+        }
+        let runtime = [
+            (RuntimeError::Unrepresentable { name: "x".into(), reason: "r".into() }, ErrorCode::InvalidInput),
+            (RuntimeError::Overloaded { limit: 1 }, ErrorCode::Overloaded),
+            (RuntimeError::LoadFailed { reason: "r".into() }, ErrorCode::ModelLoadFailed),
+            (RuntimeError::Fetch { reason: "r".into() }, ErrorCode::Unavailable),
+            (RuntimeError::Inference { reason: "r".into() }, ErrorCode::InferenceFailed),
+            (RuntimeError::Internal { reason: "r".into() }, ErrorCode::Internal),
+            (RuntimeError::InvalidConfig { reason: "r".into() }, ErrorCode::Internal),
+            (RuntimeError::LibraryUnavailable { path: "/x".into(), reason: "r".into() }, ErrorCode::Internal),
+        ];
+        for (error, code) in runtime {
+            assert_eq!(Error::from(error).code, code);
+        }
+        let names = [
+            (NameError::EmptyName, ErrorCode::InvalidModelName),
+            (NameError::NameTooLong { limit: 1, actual: 2 }, ErrorCode::InvalidModelName),
+            (NameError::InvalidName { name: "n".into() }, ErrorCode::InvalidModelName),
+            (NameError::InvalidTag { tag: "t".into(), limit: 1 }, ErrorCode::InvalidTag),
+            (NameError::TooManyTags { limit: 1, actual: 2 }, ErrorCode::InvalidTag),
+            (NameError::InvalidVersion { input: "v".into() }, ErrorCode::InvalidVersion),
+            (NameError::InvalidAlias { alias: "a".into() }, ErrorCode::InvalidAlias),
+        ];
+        for (error, code) in names {
+            assert_eq!(Error::from(error).code, code);
+        }
+        let digest = depot_domain::Digest::parse("x").expect_err("not a digest");
+        assert_eq!(Error::from(digest).code, ErrorCode::InvalidDigest);
+        let metadata = MetadataError::NonFiniteMetric { name: "auc".into() };
+        assert_eq!(Error::from(metadata).code, ErrorCode::InvalidMetadata);
+        // CatalogError::Unavailable and Database wrap sqlx errors, which this crate cannot make
+        // (it does not know sqlx); their mapping is the two match arms above, untested here.
+    }
 }

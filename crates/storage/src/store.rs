@@ -179,14 +179,6 @@ impl fmt::Debug for StagedUpload {
 }
 
 impl StagedUpload {
-    pub fn id(&self) -> StagingId {
-        self.id
-    }
-
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
     /// Appends a chunk, waiting while too many parts are in flight (back-pressure on the client).
     pub async fn write(&mut self, chunk: Bytes) -> Result<(), StorageError> {
         let writer = self.writer.as_mut().ok_or_else(|| StorageError::NotFound { key: self.path.to_string() })?;
@@ -204,15 +196,6 @@ impl StagedUpload {
         let writer = self.writer.take().ok_or_else(|| StorageError::NotFound { key: self.path.to_string() })?;
         writer.finish().await.map_err(|e| StorageError::backend("complete_multipart", &self.path, e))?;
         Ok(self.id)
-    }
-
-    /// Aborts the upload and removes what was sent.
-    pub async fn abort(mut self) {
-        if let Some(writer) = self.writer.take()
-            && let Err(error) = writer.abort().await
-        {
-            tracing::warn!(staging.key = %self.path, error = %error, "aborting a staged upload failed");
-        }
     }
 }
 
