@@ -8,6 +8,7 @@
 
 mod batching;
 mod digest;
+mod error_chain;
 mod format;
 mod metadata;
 mod name;
@@ -16,6 +17,7 @@ mod tensor_data;
 
 pub use batching::{BatchPolicy, BatchPolicyError};
 pub use digest::{Digest, DigestError, Sha256Hasher};
+pub use error_chain::error_chain;
 pub use format::ArtifactFormat;
 pub use metadata::{Lineage, MetadataError, VersionMetadata};
 pub use name::{AliasName, ModelName, NameError, Tag, Tags, VersionNumber, VersionRef};

@@ -39,7 +39,7 @@ pub(crate) fn environment(path: &Path) -> Result<Environment, RuntimeError> {
     }
 
     let environment = ort::init_from(&canonical)
-        .map_err(|e| unavailable(crate::error::chain(&e)))?
+        .map_err(|e| unavailable(depot_domain::error_chain(&e)))?
         .with_name("depot")
         .with_telemetry(false)
         .with_logger(Arc::new(forward_to_tracing))

@@ -1,4 +1,3 @@
-use std::error::Error as StdError;
 use std::path::PathBuf;
 
 use depot_domain::{Digest, ValidationError};
@@ -66,16 +65,4 @@ impl RuntimeError {
     pub(crate) fn internal(reason: impl Into<String>) -> Self {
         Self::Internal { reason: reason.into() }
     }
-}
-
-/// `error: cause: cause`, the whole chain on one line.
-pub(crate) fn chain(error: &(dyn StdError + 'static)) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
 }

@@ -169,7 +169,7 @@ impl Runtime {
         E: Into<Box<dyn StdError + Send + Sync>>,
     {
         pool::check_servable(&signature)?;
-        let bytes = fetch.await.map_err(|e| RuntimeError::Fetch { reason: crate::error::chain(&*e.into()) })?;
+        let bytes = fetch.await.map_err(|e| RuntimeError::Fetch { reason: depot_domain::error_chain(&*e.into()) })?;
         let artifact_bytes = bytes.len() as u64;
         let environment = self.inner.environment.clone();
         let config = self.inner.config.clone();

@@ -15,6 +15,7 @@ use std::error::Error as StdError;
 use std::fmt;
 
 use depot_catalog::CatalogError;
+pub use depot_domain::error_chain;
 use depot_domain::{DigestError, MetadataError, NameError};
 use depot_runtime::RuntimeError;
 use depot_serialization::InspectError;
@@ -141,18 +142,6 @@ impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         self.source.as_deref().map(|s| s as &(dyn StdError + 'static))
     }
-}
-
-/// `error: cause: cause`, for log lines.
-pub fn error_chain(error: &dyn StdError) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
 }
 
 /// An error that needs only its message: a foreign error's text kept as a cause.

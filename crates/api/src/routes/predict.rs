@@ -94,6 +94,9 @@ pub(crate) fn served_by(
 ) -> actix_web::HttpResponseBuilder {
     let mut builder = HttpResponse::Ok();
     builder.insert_header((SERVED_BY_HEADER, format!("{model}/{version}")));
-    request.extensions_mut().insert(Served { model, version });
+    // Only an INFO line reads it (a 5xx never comes this way): no allocation for it otherwise.
+    if tracing::enabled!(tracing::Level::INFO) {
+        request.extensions_mut().insert(Served { model, version });
+    }
     builder
 }
