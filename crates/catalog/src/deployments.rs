@@ -425,7 +425,7 @@ impl Catalog {
             Some(c) => Some(c.parse::<i64>().map_err(|_| CatalogError::InvalidCursor { cursor: c.clone() })?),
         };
         let rows = sqlx::query_as::<_, AuditEntry>(
-            "SELECT id, at, actor, action, model, version, reason, details FROM audit_log
+            "SELECT id, at, actor, token, action, model, version, reason, details FROM audit_log
              WHERE model = $1 AND (action LIKE 'deployment.%' OR action LIKE 'alias.%')
                AND ($2::bigint IS NULL OR id < $2)
              ORDER BY id DESC LIMIT $3",
@@ -467,25 +467,41 @@ pub(crate) fn in_use(error: sqlx::Error, model: &ModelName, version: VersionNumb
     }
 }
 
-/// Notifications of serving changes (deployments, aliases), one model name each.
+/// What a notification announced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notification {
+    /// A model's deployment or aliases changed.
+    Serving(String),
+    /// A token was revoked or its expiry changed.
+    Token(String),
+}
+
+/// Notifications of serving changes (deployments, aliases) and token changes.
 #[derive(Debug)]
-pub struct ServingListener {
+pub struct ChangeListener {
     inner: sqlx::postgres::PgListener,
 }
 
 impl Catalog {
-    /// Starts listening on [`SERVING_CHANNEL`] on a dedicated connection.
-    pub async fn listen_serving_changes(&self) -> Result<ServingListener, CatalogError> {
+    /// Starts listening on [`SERVING_CHANNEL`] and [`crate::TOKENS_CHANNEL`] on a dedicated
+    /// connection.
+    pub async fn listen_changes(&self) -> Result<ChangeListener, CatalogError> {
         let mut inner = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
-        inner.listen(SERVING_CHANNEL).await?;
-        Ok(ServingListener { inner })
+        inner.listen_all([SERVING_CHANNEL, crate::TOKENS_CHANNEL]).await?;
+        Ok(ChangeListener { inner })
     }
 }
 
-impl ServingListener {
-    /// The next changed model's name. An error means notifications may have been missed: the
-    /// caller should reconcile everything.
-    pub async fn recv(&mut self) -> Result<String, CatalogError> {
-        Ok(self.inner.recv().await?.payload().to_owned())
+impl ChangeListener {
+    /// The next notification. An error means notifications may have been missed: the caller
+    /// should reconcile everything.
+    pub async fn recv(&mut self) -> Result<Notification, CatalogError> {
+        let notification = self.inner.recv().await?;
+        let payload = notification.payload().to_owned();
+        Ok(if notification.channel() == crate::TOKENS_CHANNEL {
+            Notification::Token(payload)
+        } else {
+            Notification::Serving(payload)
+        })
     }
 }

@@ -23,6 +23,14 @@ pub enum CatalogError {
     NothingToRollBack { name: ModelName, version: VersionNumber },
     #[error("version {version} of '{name}' is in use by {}; move or remove them first", users.join(", "))]
     VersionInUse { name: ModelName, version: VersionNumber, users: Vec<String> },
+    #[error("no token with id '{id}'")]
+    TokenNotFound { id: String },
+    #[error("principal '{principal}' already has a live token named '{name}'")]
+    TokenExists { principal: depot_domain::Principal, name: String },
+    #[error("no pending change {id}")]
+    ApprovalNotFound { id: i64 },
+    #[error("change {id} is no longer pending (approved, rejected or expired)")]
+    ApprovalClosed { id: i64 },
     #[error("cursor {cursor:?} is not one this listing returned")]
     InvalidCursor { cursor: String },
     #[error("a stored row is invalid: {reason}")]

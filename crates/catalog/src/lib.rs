@@ -8,6 +8,7 @@
 //! This crate is the only one that knows `sqlx`. It knows nothing of HTTP, object storage or
 //! model formats beyond the domain types.
 
+mod approvals;
 mod audit;
 mod connect;
 mod deployments;
@@ -15,13 +16,18 @@ mod error;
 mod lock;
 mod models;
 mod page;
+mod protection;
+mod tokens;
 mod versions;
 
+pub use approvals::{ChangeKind, PendingChange, PendingFilter, Proposal};
 pub use audit::{AuditEntry, Change};
 pub use connect::{Catalog, DatabaseConfig};
-pub use deployments::{Alias, Canary, Deployment, SERVING_CHANNEL, ServingListener};
+pub use deployments::{Alias, Canary, ChangeListener, Deployment, Notification, SERVING_CHANNEL};
 pub use error::CatalogError;
 pub use lock::DigestLock;
 pub use models::{Model, ModelFilter, ModelPatch, NewModel};
+pub use protection::Protection;
+pub use tokens::{NewToken, TOKENS_CHANNEL, TokenRecord};
 pub use page::{Page, PageRequest, SortOrder};
 pub use versions::{DeletedVersion, NewVersion, Version, VersionPatch};

@@ -39,6 +39,8 @@ pub struct ModelPatch {
 pub struct ModelFilter {
     pub name_prefix: Option<String>,
     pub tag: Option<String>,
+    /// SQL `LIKE` patterns of the names the caller may see; `None` for all.
+    pub visible: Option<Vec<String>>,
 }
 
 #[derive(FromRow)]
@@ -118,12 +120,14 @@ impl Catalog {
              WHERE ($1::text IS NULL OR starts_with(m.name, $1))
                AND ($2::text IS NULL OR m.tags @> ARRAY[$2])
                AND ($3::text IS NULL OR m.name > $3)
+               AND ($5::text[] IS NULL OR m.name LIKE ANY($5))
              ORDER BY m.name LIMIT $4"
         ))
         .bind(&filter.name_prefix)
         .bind(&filter.tag)
         .bind(after.as_ref().map(ModelName::as_str))
         .bind(limit + 1)
+        .bind(&filter.visible)
         .fetch_all(&self.pool)
         .await?;
         let models = rows.into_iter().map(Model::try_from).collect::<Result<Vec<_>, _>>()?;

@@ -6,6 +6,7 @@
 //! the model's signature. This crate does no I/O and knows nothing of HTTP, SQL,
 //! object storage or ONNX Runtime.
 
+mod auth;
 mod batching;
 mod digest;
 mod error_chain;
@@ -15,6 +16,7 @@ mod name;
 mod tensor;
 mod tensor_data;
 
+pub use auth::{AuthValueError, Grant, Grants, ModelPattern, Permission, Principal, Role, TokenText, hash_secret};
 pub use batching::{BatchPolicy, BatchPolicyError};
 pub use digest::{Digest, DigestError, Sha256Hasher};
 pub use error_chain::error_chain;

@@ -16,7 +16,7 @@ use std::fmt;
 
 use depot_catalog::CatalogError;
 pub use depot_domain::error_chain;
-use depot_domain::{DigestError, MetadataError, NameError};
+use depot_domain::{AuthValueError, DigestError, MetadataError, NameError};
 use depot_runtime::RuntimeError;
 use depot_serialization::InspectError;
 use depot_serialization::tensors::EncodingError;
@@ -68,15 +68,25 @@ error_codes! {
     InvalidBatching => (Client, "invalid_batching"),
     InvalidAlias => (Client, "invalid_alias"),
     InvalidCanary => (Client, "invalid_canary"),
+    InvalidGrant => (Client, "invalid_grant"),
+    InvalidPrincipal => (Client, "invalid_principal"),
+    Unauthenticated => (Client, "unauthenticated"),
+    Forbidden => (Client, "forbidden"),
+    SelfApproval => (Client, "self_approval"),
+    TooManyAttempts => (Client, "too_many_attempts"),
     ModelNotFound => (Client, "model_not_found"),
     VersionNotFound => (Client, "version_not_found"),
     RouteNotFound => (Client, "route_not_found"),
     AliasNotFound => (Client, "alias_not_found"),
     DeploymentNotFound => (Client, "deployment_not_found"),
     CanaryNotFound => (Client, "canary_not_found"),
+    TokenNotFound => (Client, "token_not_found"),
+    ApprovalNotFound => (Client, "approval_not_found"),
     MethodNotAllowed => (Client, "method_not_allowed"),
     ModelExists => (Client, "model_exists"),
     ModelNotEmpty => (Client, "model_not_empty"),
+    TokenExists => (Client, "token_exists"),
+    ApprovalClosed => (Client, "approval_closed"),
     VersionNotServable => (Client, "version_not_servable"),
     VersionInUse => (Client, "version_in_use"),
     NothingToRollBack => (Client, "nothing_to_roll_back"),
@@ -170,6 +180,10 @@ impl From<CatalogError> for Error {
             CatalogError::NoCanary { .. } => Self::new(ErrorCode::CanaryNotFound, message),
             CatalogError::NothingToRollBack { .. } => Self::new(ErrorCode::NothingToRollBack, message),
             CatalogError::VersionInUse { .. } => Self::new(ErrorCode::VersionInUse, message),
+            CatalogError::TokenNotFound { .. } => Self::new(ErrorCode::TokenNotFound, message),
+            CatalogError::TokenExists { .. } => Self::new(ErrorCode::TokenExists, message),
+            CatalogError::ApprovalNotFound { .. } => Self::new(ErrorCode::ApprovalNotFound, message),
+            CatalogError::ApprovalClosed { .. } => Self::new(ErrorCode::ApprovalClosed, message),
             CatalogError::Unavailable(_) => Self::unavailable("the database", error),
             CatalogError::Corrupt { .. } | CatalogError::Database(_) | CatalogError::Migrate(_) => {
                 Self::internal(error)
@@ -255,6 +269,17 @@ impl From<MetadataError> for Error {
     }
 }
 
+impl From<AuthValueError> for Error {
+    fn from(error: AuthValueError) -> Self {
+        let code = match error {
+            AuthValueError::InvalidPattern { .. } | AuthValueError::GrantCount { .. } => ErrorCode::InvalidGrant,
+            AuthValueError::InvalidPrincipal { .. } => ErrorCode::InvalidPrincipal,
+            AuthValueError::MalformedToken => ErrorCode::Unauthenticated,
+        };
+        Self::new(code, error.to_string())
+    }
+}
+
 impl From<DigestError> for Error {
     fn from(error: DigestError) -> Self {
         Self::new(ErrorCode::InvalidDigest, error.to_string())
@@ -329,6 +354,13 @@ mod tests {
                 ErrorCode::VersionInUse,
             ),
             (CatalogError::InvalidCursor { cursor: "x".into() }, ErrorCode::InvalidCursor),
+            (CatalogError::TokenNotFound { id: "abc".into() }, ErrorCode::TokenNotFound),
+            (
+                CatalogError::TokenExists { principal: depot_domain::Principal::parse("p").expect("p"), name: "n".into() },
+                ErrorCode::TokenExists,
+            ),
+            (CatalogError::ApprovalNotFound { id: 1 }, ErrorCode::ApprovalNotFound),
+            (CatalogError::ApprovalClosed { id: 1 }, ErrorCode::ApprovalClosed),
             (CatalogError::Corrupt { reason: "r".into() }, ErrorCode::Internal),
         ];
         for (error, code) in catalog {

@@ -11,21 +11,23 @@
 //! This crate knows no HTTP (no actix, no utoipa). It wires the catalog, the artifact store,
 //! the serialization formats and the runtime together and owns the caches that serving keeps.
 
+mod auth;
 mod error;
 mod registry;
 mod serving;
 
 use std::time::Duration;
 
+pub use auth::{Actor, Auth, AuthConfig, AuthMode, CreatedToken, Credentials, TokenRequest};
 pub use depot_catalog::{
-    Alias, AuditEntry, Catalog, Change, DatabaseConfig, Deployment, Model, ModelFilter, ModelPatch, NewModel, Page,
-    PageRequest, SortOrder, Version,
+    Alias, AuditEntry, Catalog, Change, ChangeKind, DatabaseConfig, Deployment, Model, ModelFilter, ModelPatch,
+    NewModel, Page, PageRequest, PendingChange, PendingFilter, Protection, SortOrder, TokenRecord, Version,
 };
 pub use depot_runtime::{Runtime, RuntimeConfig};
 pub use depot_serialization::InspectLimits;
 pub use depot_storage::{ArtifactStore, BlobStream, StorageConfig};
 pub use error::{Error, ErrorCode, Fault, error_chain};
-pub use registry::{Artifact, Registry, RegistryLimits, UploadDetails, VersionUpdate, VersionUpload, page_request};
+pub use registry::{Artifact, Outcome, Registry, RegistryLimits, UploadDetails, VersionUpdate, VersionUpload, page_request};
 pub use serving::{Prediction, Reference, ServableVersion, Serving};
 
 /// Everything the use cases need, as configured.
@@ -34,6 +36,7 @@ pub struct ServiceConfig {
     pub limits: RegistryLimits,
     /// How long a replica reuses what it read of a version, an alias or a deployment.
     pub resolve_ttl: Duration,
+    pub auth: AuthConfig,
 }
 
 /// The use cases over one catalog, store and runtime. Cheap to clone.
@@ -41,6 +44,7 @@ pub struct ServiceConfig {
 pub struct Services {
     pub registry: Registry,
     pub serving: Serving,
+    pub auth: Auth,
     catalog: Catalog,
     store: ArtifactStore,
 }
@@ -55,8 +59,28 @@ pub struct Check {
 impl Services {
     pub fn new(catalog: Catalog, store: ArtifactStore, runtime: Runtime, config: ServiceConfig) -> Self {
         let serving = Serving::new(catalog.clone(), store.clone(), runtime, config.resolve_ttl);
-        let registry = Registry::new(catalog.clone(), store.clone(), config.limits, serving.clone());
-        Self { registry, serving, catalog, store }
+        let auth = Auth::new(catalog.clone(), config.auth);
+        let registry =
+            Registry::new(catalog.clone(), store.clone(), config.limits, serving.clone(), auth.approval_ttl());
+        Self { registry, serving, auth, catalog, store }
+    }
+
+    /// The background work of a replica, until aborted: following changes made through other
+    /// replicas, and expiring pending changes (every replica sweeps; each row expires once).
+    pub async fn run_background(self) {
+        let follower = self.serving.clone().follow_changes(self.auth.clone());
+        let sweeper = async {
+            let mut every = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                match self.registry.expire_pending().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(approval.expired = n, "pending changes expired"),
+                    Err(error) => tracing::debug!(error = %error.chain(), "could not expire pending changes"),
+                }
+            }
+        };
+        tokio::join!(follower, sweeper);
     }
 
     /// Asks the database and the artifact store, at the same time.

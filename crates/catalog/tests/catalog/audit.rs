@@ -18,7 +18,7 @@ async fn every_change_writes_one_audit_row_saying_who_did_what() {
     let catalog = &db.catalog;
     let name = model_name("audited");
     let stable = AliasName::parse("stable").expect("alias");
-    let who = Change { actor: "alice".to_owned(), reason: Some("ticket 42".to_owned()) };
+    let who = Change { reason: Some("ticket 42".to_owned()), ..Change::by("alice") };
     let (d1, d2) = (digest("audited 1"), digest("audited 2"));
 
     // (action, version) each step is expected to record.
@@ -30,7 +30,7 @@ async fn every_change_writes_one_audit_row_saying_who_did_what() {
             let entry = only_new_entry(&db, rows).await;
             rows += 1;
             assert_eq!((entry.action.as_str(), entry.version), ($action, $version));
-            assert_eq!((entry.actor.as_str(), entry.model.as_str()), ("alice", "audited"));
+            assert_eq!((entry.actor.as_str(), entry.model.as_deref()), ("alice", Some("audited")));
             assert_eq!(entry.reason.as_deref(), Some("ticket 42"));
             steps.push(($action, $version));
             (result, entry)

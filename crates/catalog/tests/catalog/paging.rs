@@ -61,7 +61,7 @@ async fn models_paging_respects_the_filter() {
     for name in ["delta-one", "delta-two", "delta-zz"] {
         db.model(name).await;
     }
-    let deltas = ModelFilter { name_prefix: Some("delta".to_owned()), tag: None };
+    let deltas = ModelFilter { name_prefix: Some("delta".to_owned()), tag: None, visible: None };
     let pages = walk(2, async |p| db.catalog.list_models(&deltas, &p).await).await;
     let seen: Vec<_> = pages.iter().flat_map(|p| names(p)).collect();
     assert_eq!(seen, ["delta", "delta-one", "delta-two", "delta-zz"]);
@@ -239,7 +239,7 @@ async fn audit_log_page_boundaries() {
     let only_a = walk(2, async |p| db.catalog.audit_log(Some(a.as_str()), &p).await).await;
     let only_a: Vec<_> = only_a.into_iter().flatten().collect();
     assert_eq!(only_a.len(), 5, "create, three versions, update");
-    assert!(only_a.iter().all(|e| e.model == a.as_str()));
+    assert!(only_a.iter().all(|e| e.model.as_deref() == Some(a.as_str())));
 }
 
 #[tokio::test]

@@ -99,7 +99,7 @@ pub fn digest(seed: &str) -> Digest {
 }
 
 pub fn change(actor: &str) -> Change {
-    Change { actor: actor.to_owned(), reason: None }
+    Change::by(actor)
 }
 
 pub fn new_version() -> NewVersion {

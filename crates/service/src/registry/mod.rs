@@ -2,19 +2,22 @@
 //! the audit log. Each one is one call, owns its transaction (in the catalog) and its audit
 //! record, and leaves nothing half-written when it fails.
 
+mod approvals;
 mod deployments;
 mod upload;
 
 use depot_catalog::{
-    AuditEntry, Catalog, Change, Model, ModelFilter, ModelPatch, NewModel, Page, PageRequest, SortOrder, Version,
+    AuditEntry, Catalog, Model, ModelFilter, ModelPatch, NewModel, Page, PageRequest, SortOrder, Version,
     VersionPatch,
 };
-use depot_domain::{ArtifactFormat, BatchPolicy, ModelName, Tags, VersionMetadata, VersionNumber};
+use depot_domain::{ArtifactFormat, BatchPolicy, ModelName, Permission, Tags, VersionMetadata, VersionNumber};
 use depot_serialization::InspectLimits;
 use depot_storage::{ArtifactStore, BlobStream};
 
+pub use approvals::Outcome;
 pub use upload::{UploadDetails, VersionUpload};
 
+use crate::auth::Actor;
 use crate::error::{Error, ErrorCode};
 use crate::serving::Serving;
 
@@ -34,6 +37,7 @@ pub struct Registry {
     store: ArtifactStore,
     limits: RegistryLimits,
     serving: Serving,
+    approval_ttl: std::time::Duration,
 }
 
 /// A page request from a client's `limit` and `cursor`, checked.
@@ -83,35 +87,49 @@ impl Artifact {
 }
 
 impl Registry {
-    pub fn new(catalog: Catalog, store: ArtifactStore, limits: RegistryLimits, serving: Serving) -> Self {
-        Self { catalog, store, limits, serving }
+    pub fn new(
+        catalog: Catalog,
+        store: ArtifactStore,
+        limits: RegistryLimits,
+        serving: Serving,
+        approval_ttl: std::time::Duration,
+    ) -> Self {
+        Self { catalog, store, limits, serving, approval_ttl }
     }
 
     pub fn limits(&self) -> &RegistryLimits {
         &self.limits
     }
 
-    pub async fn create_model(&self, new: &NewModel, change: &Change) -> Result<Model, Error> {
-        Ok(self.catalog.create_model(new, change).await?)
+    /// Needs the pusher role on the new name.
+    pub async fn create_model(&self, actor: &Actor, new: &NewModel) -> Result<Model, Error> {
+        actor.require(Permission::Push, &new.name)?;
+        Ok(self.catalog.create_model(new, &actor.change()).await?)
     }
 
-    pub async fn list_models(&self, filter: &ModelFilter, page: &PageRequest) -> Result<Page<Model>, Error> {
-        Ok(self.catalog.list_models(filter, page).await?)
+    /// The models the actor may read.
+    pub async fn list_models(&self, actor: &Actor, filter: &ModelFilter, page: &PageRequest) -> Result<Page<Model>, Error> {
+        let filter = ModelFilter { visible: actor.visible(Permission::Read), ..filter.clone() };
+        Ok(self.catalog.list_models(&filter, page).await?)
     }
 
-    pub async fn get_model(&self, name: &ModelName) -> Result<Model, Error> {
+    pub async fn get_model(&self, actor: &Actor, name: &ModelName) -> Result<Model, Error> {
+        actor.require(Permission::Read, name)?;
         Ok(self.catalog.get_model(name).await?)
     }
 
-    pub async fn update_model(&self, name: &ModelName, patch: &ModelPatch, change: &Change) -> Result<Model, Error> {
-        Ok(self.catalog.update_model(name, patch, change).await?)
+    pub async fn update_model(&self, actor: &Actor, name: &ModelName, patch: &ModelPatch) -> Result<Model, Error> {
+        actor.require(Permission::Push, name)?;
+        Ok(self.catalog.update_model(name, patch, &actor.change()).await?)
     }
 
     /// Deletes a model. One with versions is kept ([`ErrorCode::ModelNotEmpty`]) unless
     /// `cascade`, which first ends its deployment and aliases, then deletes every version and
     /// every artifact that no other version references. A version deleted meanwhile by another
-    /// request is just as good.
-    pub async fn delete_model(&self, name: &ModelName, cascade: bool, change: &Change) -> Result<(), Error> {
+    /// request is just as good. Needs the admin role.
+    pub async fn delete_model(&self, actor: &Actor, name: &ModelName, cascade: bool) -> Result<(), Error> {
+        actor.require(Permission::Admin, name)?;
+        let change = &actor.change();
         if cascade {
             self.catalog.clear_serving(name, change).await?;
             loop {
@@ -120,7 +138,7 @@ impl Registry {
                     break;
                 }
                 for version in batch.items {
-                    match self.delete_version(name, version.version, change).await {
+                    match self.delete_version(actor, name, version.version).await {
                         Err(error) if error.code == ErrorCode::VersionNotFound => {}
                         other => other?,
                     }
@@ -134,25 +152,29 @@ impl Registry {
 
     pub async fn list_versions(
         &self,
+        actor: &Actor,
         name: &ModelName,
         order: SortOrder,
         page: &PageRequest,
     ) -> Result<Page<Version>, Error> {
+        actor.require(Permission::Read, name)?;
         Ok(self.catalog.list_versions(name, order, page).await?)
     }
 
-    pub async fn get_version(&self, name: &ModelName, number: VersionNumber) -> Result<Version, Error> {
+    pub async fn get_version(&self, actor: &Actor, name: &ModelName, number: VersionNumber) -> Result<Version, Error> {
+        actor.require(Permission::Read, name)?;
         Ok(self.catalog.get_version(name, number).await?)
     }
 
     /// Changes what may change of a version; the artifact never does.
     pub async fn update_version(
         &self,
+        actor: &Actor,
         name: &ModelName,
         number: VersionNumber,
         update: VersionUpdate,
-        change: &Change,
     ) -> Result<Version, Error> {
+        actor.require(Permission::Push, name)?;
         if let Some(metadata) = &update.metadata {
             metadata.validate()?;
         }
@@ -165,14 +187,17 @@ impl Registry {
             metadata: update.metadata,
             batching: update.batching,
         };
-        let version = self.catalog.update_version(name, number, &patch, change).await?;
+        let version = self.catalog.update_version(name, number, &patch, &actor.change()).await?;
         self.serving.resolver().forget(name, number);
         Ok(version)
     }
 
     /// Deletes a version and, under its digest's lock, the blob once nothing references it.
-    /// A deployed, canaried or aliased version is kept ([`ErrorCode::VersionInUse`]).
-    pub async fn delete_version(&self, name: &ModelName, number: VersionNumber, change: &Change) -> Result<(), Error> {
+    /// A deployed, canaried or aliased version is kept ([`ErrorCode::VersionInUse`]). Needs
+    /// the admin role: pushing a version gives no right to delete it.
+    pub async fn delete_version(&self, actor: &Actor, name: &ModelName, number: VersionNumber) -> Result<(), Error> {
+        actor.require(Permission::Admin, name)?;
+        let change = &actor.change();
         let version = self.catalog.get_version(name, number).await?;
         let users = self.catalog.version_users(name, number).await?;
         if !users.is_empty() {
@@ -200,10 +225,12 @@ impl Registry {
     /// them (an `If-None-Match` with its digest, say).
     pub async fn artifact(
         &self,
+        actor: &Actor,
         name: &ModelName,
         number: VersionNumber,
         already_have: impl FnOnce(&Version) -> bool,
     ) -> Result<Artifact, Error> {
+        actor.require(Permission::Read, name)?;
         let version = self.catalog.get_version(name, number).await?;
         if already_have(&version) {
             return Ok(Artifact { version, content: None });
@@ -212,8 +239,23 @@ impl Registry {
         Ok(Artifact { version, content: Some(content) })
     }
 
-    /// The audit log, newest first; of one model when `model` is given.
-    pub async fn audit_log(&self, model: Option<&ModelName>, page: &PageRequest) -> Result<Page<AuditEntry>, Error> {
-        Ok(self.catalog.audit_log(model.map(|m| m.as_str()), page).await?)
+    /// The audit log, newest first; of one model when `model` is given. An actor sees the
+    /// entries of the models it may read; those of no model (tokens) only an admin of every
+    /// model sees.
+    pub async fn audit_log(
+        &self,
+        actor: &Actor,
+        model: Option<&ModelName>,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEntry>, Error> {
+        if let Some(model) = model {
+            actor.require(Permission::Read, model)?;
+        }
+        let visible = if actor.grants().allows_everywhere(Permission::Admin) {
+            None
+        } else {
+            Some(actor.grants().patterns_for(Permission::Read).into_iter().map(|p| p.to_like()).collect::<Vec<_>>())
+        };
+        Ok(self.catalog.audit_log_visible(model.map(|m| m.as_str()), visible.as_deref(), page).await?)
     }
 }

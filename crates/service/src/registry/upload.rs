@@ -9,6 +9,9 @@ use std::io::{self, Read};
 
 use bytes::{Buf, Bytes};
 use depot_catalog::{Change, NewVersion, Version};
+use depot_domain::Permission;
+
+use crate::auth::Actor;
 use depot_domain::{Digest, ModelName, Sha256Hasher, Tags, VersionMetadata};
 use depot_serialization::{Inspection, inspect};
 use depot_storage::{ArtifactStore, StagingId};
@@ -97,8 +100,11 @@ impl Drop for StagingGuard {
 
 impl Registry {
     /// Starts registering a version of `model`; refuses at once when the model does not exist.
-    pub async fn begin_upload(&self, model: &ModelName, change: Change) -> Result<VersionUpload, Error> {
+    /// Needs the pusher role on the model.
+    pub async fn begin_upload(&self, actor: &Actor, model: &ModelName) -> Result<VersionUpload, Error> {
+        actor.require(Permission::Push, model)?;
         self.catalog.get_model(model).await?;
+        let change = actor.change();
         Ok(VersionUpload { registry: self.clone(), model: model.clone(), change, details: None, staged: None })
     }
 }

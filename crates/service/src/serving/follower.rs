@@ -2,25 +2,29 @@
 
 use std::time::{Duration, Instant};
 
+use depot_catalog::Notification;
 use depot_domain::ModelName;
 
 use super::{Serving, target_of};
+use crate::auth::Auth;
 use crate::error::Error;
 
 /// On each serving change announced through PostgreSQL, loads what the model now serves and
-/// then switches to it. When the notification stream breaks, everything cached about serving
+/// then switches to it; on each token change, drops the cached token. When the notification stream breaks, everything cached about serving
 /// is dropped (re-read on the next request) and the listener reconnects.
-pub(super) async fn follow_changes(serving: Serving) {
+pub(super) async fn follow_changes(serving: Serving, auth: Auth) {
     loop {
-        match serving.catalog.listen_serving_changes().await {
+        match serving.catalog.listen_changes().await {
             Ok(mut listener) => {
                 serving.resolver.forget_serving();
+                auth.forget_tokens();
                 loop {
                     match listener.recv().await {
-                        Ok(model) => {
+                        Ok(Notification::Serving(model)) => {
                             let serving = serving.clone();
                             tokio::spawn(async move { refresh(&serving, &model).await });
                         }
+                        Ok(Notification::Token(id)) => auth.forget_token(&id),
                         Err(error) => {
                             tracing::warn!(error = %error, "serving notifications interrupted; reconciling");
                             break;
@@ -31,6 +35,7 @@ pub(super) async fn follow_changes(serving: Serving) {
             Err(error) => tracing::warn!(error = %error, "cannot listen for serving changes; retrying"),
         }
         serving.resolver.forget_serving();
+        auth.forget_tokens();
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

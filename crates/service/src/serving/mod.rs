@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use depot_catalog::Catalog;
-use depot_domain::{ModelName, NamedTensor, Signature, ValidatedInputs, VersionNumber, VersionRef};
+use depot_domain::{ModelName, NamedTensor, Permission, Signature, ValidatedInputs, VersionNumber, VersionRef};
 use depot_runtime::{BatchConfig, LoadedModel, Runtime, VersionKey};
 use depot_serialization::tensors::EncodingError;
 use depot_storage::ArtifactStore;
@@ -24,6 +24,7 @@ pub use resolver::{Resolved, Resolver, Target};
 
 pub(crate) use resolver::target_of;
 
+use crate::auth::{Actor, Auth};
 use crate::error::{Error, ErrorCode};
 
 /// What a prediction names: a version (by number or alias), or the model's deployment (and its
@@ -75,10 +76,12 @@ impl Serving {
     /// besides the inputs comes back in [`Prediction::request`].
     pub async fn predict<R>(
         &self,
+        actor: &Actor,
         model: &ModelName,
         reference: &Reference,
         decode: impl FnOnce(&Signature) -> Result<(ValidatedInputs, R), EncodingError>,
     ) -> Result<Prediction<R>, Error> {
+        actor.require(Permission::Predict, model)?;
         let resolved = self.resolve(model, reference).await?;
         let signature = resolved.servable_signature()?;
         let (inputs, request) = decode(signature)?;
@@ -88,14 +91,21 @@ impl Serving {
     }
 
     /// The signature of the version a reference names, without loading it.
-    pub async fn describe(&self, model: &ModelName, reference: &Reference) -> Result<ServableVersion, Error> {
+    pub async fn describe(
+        &self,
+        actor: &Actor,
+        model: &ModelName,
+        reference: &Reference,
+    ) -> Result<ServableVersion, Error> {
+        actor.require(Permission::Predict, model)?;
         let resolved = self.resolve(model, reference).await?;
         let signature = resolved.servable_signature()?.clone();
         Ok(ServableVersion { model: resolved.model.clone(), version: resolved.version, signature })
     }
 
     /// Loads (and warms) the version a reference names, when it is not loaded yet.
-    pub async fn ready(&self, model: &ModelName, reference: &Reference) -> Result<ServableVersion, Error> {
+    pub async fn ready(&self, actor: &Actor, model: &ModelName, reference: &Reference) -> Result<ServableVersion, Error> {
+        actor.require(Permission::Predict, model)?;
         let resolved = self.resolve(model, reference).await?;
         let signature = resolved.servable_signature()?;
         self.load(&resolved, signature).await?;
@@ -108,9 +118,10 @@ impl Serving {
         self.load(&resolved, resolved.servable_signature()?).await.map(drop)
     }
 
-    /// Keeps this replica in step with the others until the task is aborted.
-    pub async fn follow_changes(self) {
-        follower::follow_changes(self).await;
+    /// Keeps this replica in step with the others (deployments, aliases, revoked tokens) until
+    /// the task is aborted.
+    pub async fn follow_changes(self, auth: Auth) {
+        follower::follow_changes(self, auth).await;
     }
 
     async fn resolve(&self, model: &ModelName, reference: &Reference) -> Result<Arc<Resolved>, Error> {

@@ -1,0 +1,582 @@
+//! Who is asking, and what they may do: API tokens ([`Auth::authenticate`], cached per replica
+//! and dropped on revocation), the [`Actor`] every use case checks its permission against, and
+//! the token use cases (create, list, get, revoke).
+//!
+//! Only the SHA-256 of a token's secret is stored and cached; the secret is compared in
+//! constant time and never logged. Failed attempts are logged (with the token's public id at
+//! most) and counted per address; past `max_failed_attempts` in a minute an address gets 429
+//! for the rest of that minute, valid token or not, so guessing learns nothing.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use depot_catalog::{Catalog, CatalogError, Change, NewToken, Page, PageRequest, TokenRecord};
+use depot_domain::{Grant, Grants, ModelName, ModelPattern, Permission, Principal, Role, TokenText, hash_secret};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::error::{Error, ErrorCode};
+
+/// Whether requests need tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// Every route but health, readiness and the docs needs a token (the default).
+    Tokens,
+    /// No authentication at all: everyone may do everything. For a laptop only.
+    Off,
+}
+
+/// How requests are authenticated.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// `tokens` (the default) or `off` (for a laptop only: anyone may do anything).
+    pub mode: AuthMode,
+    /// Whether the prediction routes need a token (with any grant on the model).
+    pub predict_requires_token: bool,
+    /// Addresses of proxies whose `x-depot-actor` header names the person behind a request
+    /// (recorded as the actor; the proxy's token still decides what may be done).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Where the first start writes the admin token it creates (readable by its owner only).
+    pub bootstrap_token_file: PathBuf,
+    /// How long a pending change waits for approval before it expires.
+    pub approval_ttl_s: u64,
+    /// How long a replica trusts its cached copy of a token before reading it again; a
+    /// revocation reaches every replica within this bound even if a notification is lost.
+    pub token_cache_ms: u64,
+    /// Failed authentications one address may make in a minute before it gets 429 for the
+    /// rest of that minute; 0 turns the limit off.
+    pub max_failed_attempts: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            mode: AuthMode::Tokens,
+            predict_requires_token: true,
+            trusted_proxies: Vec::new(),
+            bootstrap_token_file: PathBuf::from("./.depot/admin-token"),
+            approval_ttl_s: 24 * 3600,
+            token_cache_ms: 1000,
+            max_failed_attempts: 20,
+        }
+    }
+}
+
+/// Who makes a request, with what rights, and why. Every use case checks it.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    principal: Arc<str>,
+    token: Option<Arc<str>>,
+    grants: Arc<Grants>,
+    /// Why (recorded with a change).
+    pub reason: Option<String>,
+}
+
+impl Actor {
+    /// Everyone, when authentication is off.
+    fn unrestricted(principal: &str) -> Self {
+        Self {
+            principal: principal.into(),
+            token: None,
+            grants: Arc::new(Grants::single(Role::Admin, ModelPattern::any())),
+            reason: None,
+        }
+    }
+
+    /// A system actor with every right (start-up tasks, tests of the use cases).
+    pub fn system(principal: &str) -> Self {
+        Self::unrestricted(principal)
+    }
+
+    pub fn principal(&self) -> &str {
+        &self.principal
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    pub fn grants(&self) -> &Grants {
+        &self.grants
+    }
+
+    pub fn with_reason(mut self, reason: Option<String>) -> Self {
+        self.reason = reason;
+        self
+    }
+
+    pub fn may(&self, permission: Permission, model: &str) -> bool {
+        self.grants.allows(permission, model)
+    }
+
+    /// Refuses with 403 naming the missing role. Depends only on the name and the grants,
+    /// never on whether the model exists, so a refusal tells nothing about other models.
+    pub fn require(&self, permission: Permission, model: &ModelName) -> Result<(), Error> {
+        if self.may(permission, model.as_str()) { Ok(()) } else { Err(self.forbidden(permission, model.as_str())) }
+    }
+
+    pub(crate) fn forbidden(&self, permission: Permission, model: &str) -> Error {
+        let role = permission.least_role();
+        let also = if role == Role::Admin { String::new() } else { " (or admin)".to_owned() };
+        Error::new(
+            ErrorCode::Forbidden,
+            format!("{} needs the {role} role{also} on model '{model}' for this", self.who()),
+        )
+    }
+
+    fn who(&self) -> String {
+        match &self.token {
+            Some(token) => format!("token {token} of '{}'", self.principal),
+            None => format!("'{}'", self.principal),
+        }
+    }
+
+    /// The `LIKE` patterns of the models this actor may see with `permission`; `None` when
+    /// it may see them all.
+    pub fn visible(&self, permission: Permission) -> Option<Vec<String>> {
+        if self.grants.allows_everywhere(permission) {
+            None
+        } else {
+            Some(self.grants.patterns_for(permission).into_iter().map(ModelPattern::to_like).collect())
+        }
+    }
+
+    /// The audit record's who and why.
+    pub fn change(&self) -> Change {
+        Change {
+            actor: self.principal.to_string(),
+            reason: self.reason.clone(),
+            token: self.token.as_deref().map(str::to_owned),
+            approves: None,
+        }
+    }
+}
+
+/// What a request presents.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Credentials<'a> {
+    /// The `Authorization: Bearer` value.
+    pub bearer: Option<&'a str>,
+    /// The peer's address.
+    pub peer: Option<IpAddr>,
+    /// The `x-depot-actor` header (honoured from trusted proxies only).
+    pub claimed_actor: Option<&'a str>,
+    /// Whether the request is a prediction (which may not need a token).
+    pub predicting: bool,
+}
+
+/// A token as created: its text, shown this once.
+#[derive(Debug)]
+pub struct CreatedToken {
+    pub text: String,
+    pub record: TokenRecord,
+}
+
+/// What a new token should be.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub name: String,
+    pub principal: Principal,
+    pub grants: Vec<Grant>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A replica's copy of a stored token.
+struct TokenEntry {
+    record: TokenRecord,
+    grants: Arc<Grants>,
+    principal: Arc<str>,
+    id: Arc<str>,
+    read_at: Instant,
+    touched_at: Mutex<Option<Instant>>,
+}
+
+/// The actor a presented secret makes of a token, or why it is refused (the reason for the
+/// log, the message for the client). The hashes are compared in constant time.
+fn check(entry: &TokenEntry, presented: &[u8; 32]) -> Result<Actor, (&'static str, &'static str)> {
+    let record = &entry.record;
+    if !bool::from(record.secret_hash.ct_eq(presented)) {
+        Err(("wrong_secret", "unknown or revoked token"))
+    } else if record.revoked_at.is_some() {
+        Err(("revoked", "this token has been revoked"))
+    } else if record.expires_at.is_some_and(|at| at <= Utc::now()) {
+        Err(("expired", "this token has expired; create a new one"))
+    } else {
+        Ok(Actor { principal: entry.principal.clone(), token: Some(entry.id.clone()), grants: entry.grants.clone(), reason: None })
+    }
+}
+
+#[derive(Default)]
+struct Failures {
+    by_address: HashMap<IpAddr, (Instant, u32)>,
+}
+
+/// Authentication and the token use cases. Cheap to clone.
+#[derive(Clone)]
+pub struct Auth {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    catalog: Catalog,
+    config: AuthConfig,
+    tokens: RwLock<HashMap<String, Arc<TokenEntry>>>,
+    failures: Mutex<Failures>,
+    /// Addresses over the limit now (a fast path skips the map while it is zero).
+    blocked: AtomicUsize,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+fn unauthenticated(message: impl Into<String>) -> Error {
+    Error::new(ErrorCode::Unauthenticated, message)
+}
+
+impl Auth {
+    pub fn new(catalog: Catalog, config: AuthConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                catalog,
+                config,
+                tokens: RwLock::new(HashMap::new()),
+                failures: Mutex::new(Failures::default()),
+                blocked: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &AuthConfig {
+        &self.inner.config
+    }
+
+    pub fn approval_ttl(&self) -> Duration {
+        Duration::from_secs(self.inner.config.approval_ttl_s)
+    }
+
+    /// Who the request is from. No token: 401, unless authentication is off or the request
+    /// predicts and predictions need no token. A wrong, unknown, expired or revoked token: 401.
+    pub async fn authenticate(&self, credentials: Credentials<'_>) -> Result<Actor, Error> {
+        let config = &self.inner.config;
+        let trusted = credentials.peer.is_some_and(|p| config.trusted_proxies.contains(&p));
+        let claimed = match credentials.claimed_actor.filter(|_| trusted) {
+            Some(name) => Some(
+                Principal::parse(name).map_err(|e| Error::new(ErrorCode::InvalidPrincipal, e.to_string()))?,
+            ),
+            None => None,
+        };
+        if config.mode == AuthMode::Off {
+            return Ok(Actor::unrestricted(claimed.as_ref().map_or("anonymous", Principal::as_str)));
+        }
+        let Some(bearer) = credentials.bearer else {
+            if credentials.predicting && !config.predict_requires_token {
+                return Ok(Actor {
+                    principal: "anonymous".into(),
+                    token: None,
+                    grants: Arc::new(Grants::single(Role::Predictor, ModelPattern::any())),
+                    reason: None,
+                });
+            }
+            return Err(unauthenticated("this route needs an API token: send 'Authorization: Bearer <token>'"));
+        };
+        self.check_not_blocked(credentials.peer)?;
+        let text = match TokenText::parse(bearer) {
+            Ok(text) => text,
+            Err(_) => return Err(self.failed(credentials.peer, None, "malformed", "the bearer token is not a Depot token")),
+        };
+        let mut actor = self.verify(&text, credentials.peer).await?;
+        if let Some(claimed) = claimed {
+            actor.principal = claimed.as_str().into();
+        }
+        Ok(actor)
+    }
+
+    async fn verify(&self, text: &TokenText<'_>, peer: Option<IpAddr>) -> Result<Actor, Error> {
+        let presented = text.secret_hash();
+        let ttl = Duration::from_millis(self.inner.config.token_cache_ms);
+        let now = Instant::now();
+        let cached = self.lookup(text.id);
+        let entry = match cached {
+            Some(entry) if now.duration_since(entry.read_at) <= ttl => entry,
+            stale => match self.inner.catalog.find_token(text.id).await {
+                Ok(Some(record)) => self.store(record),
+                Ok(None) => return Err(self.failed(peer, Some(text.id), "unknown", "unknown or revoked token")),
+                Err(error) => match (error, stale) {
+                    // The database is down: the copy read earlier still holds (no revocation
+                    // can be committed meanwhile).
+                    (CatalogError::Unavailable(_), Some(stale)) => stale,
+                    (error, _) => return Err(error.into()),
+                },
+            },
+        };
+        let actor = check(&entry, &presented).map_err(|(reason, message)| self.failed(peer, Some(text.id), reason, message))?;
+        self.touch(&entry, now);
+        Ok(actor)
+    }
+
+    /// Writes a token's last use, at most once a minute per token and replica, off the
+    /// request's path.
+    fn touch(&self, entry: &TokenEntry, now: Instant) {
+        let mut touched = entry.touched_at.lock().unwrap_or_else(|e| e.into_inner());
+        if touched.is_some_and(|t| now.duration_since(t) < TOUCH_EVERY) {
+            return;
+        }
+        *touched = Some(now);
+        let catalog = self.inner.catalog.clone();
+        let id = entry.record.id.clone();
+        tokio::spawn(async move {
+            if let Err(error) = catalog.touch_token(&id).await {
+                tracing::debug!(auth.token = %id, error = %error, "could not note a token's use");
+            }
+        });
+    }
+
+    fn lookup(&self, id: &str) -> Option<Arc<TokenEntry>> {
+        self.inner.tokens.read().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
+    }
+
+    fn store(&self, record: TokenRecord) -> Arc<TokenEntry> {
+        let mut tokens = self.inner.tokens.write().unwrap_or_else(|e| e.into_inner());
+        let touched_at = tokens.get(&record.id).and_then(|e| *e.touched_at.lock().unwrap_or_else(|e| e.into_inner()));
+        let entry = Arc::new(TokenEntry {
+            grants: Arc::new(record.grants.clone()),
+            principal: record.principal.as_str().into(),
+            id: record.id.as_str().into(),
+            record,
+            read_at: Instant::now(),
+            touched_at: Mutex::new(touched_at),
+        });
+        tokens.insert(entry.record.id.clone(), entry.clone());
+        entry
+    }
+
+    /// Drops a token's cached copy (it changed); the next request reads it again.
+    pub fn forget_token(&self, id: &str) {
+        self.inner.tokens.write().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
+
+    /// Drops every cached token (notifications may have been missed).
+    pub fn forget_tokens(&self) {
+        self.inner.tokens.write().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    fn check_not_blocked(&self, peer: Option<IpAddr>) -> Result<(), Error> {
+        let limit = self.inner.config.max_failed_attempts;
+        if limit == 0 || self.inner.blocked.load(Ordering::Relaxed) == 0 {
+            return Ok(());
+        }
+        let Some(peer) = peer else { return Ok(()) };
+        let mut failures = self.inner.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        match failures.by_address.get(&peer) {
+            Some(&(start, count)) if count >= limit && now.duration_since(start) < FAILURE_WINDOW => {
+                let retry = FAILURE_WINDOW.saturating_sub(now.duration_since(start)).as_secs().max(1);
+                Err(Error::new(
+                    ErrorCode::TooManyAttempts,
+                    format!("too many failed authentications from this address; retry in {retry} s"),
+                ))
+            }
+            Some(&(_, count)) if count >= limit => {
+                // The minute is over.
+                failures.by_address.remove(&peer);
+                self.inner.blocked.fetch_sub(1, Ordering::Relaxed);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts and logs a failed authentication; the 401 to answer with.
+    fn failed(&self, peer: Option<IpAddr>, token: Option<&str>, reason: &'static str, message: &str) -> Error {
+        let limit = self.inner.config.max_failed_attempts;
+        let mut count = 0;
+        if let Some(peer) = peer {
+            let mut failures = self.inner.failures.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            if failures.by_address.len() > 100_000 {
+                failures.by_address.retain(|_, (start, _)| now.duration_since(*start) < FAILURE_WINDOW);
+            }
+            let entry = failures.by_address.entry(peer).or_insert((now, 0));
+            if now.duration_since(entry.0) >= FAILURE_WINDOW {
+                if limit > 0 && entry.1 >= limit {
+                    self.inner.blocked.fetch_sub(1, Ordering::Relaxed);
+                }
+                *entry = (now, 0);
+            }
+            entry.1 += 1;
+            count = entry.1;
+            if limit > 0 && count == limit {
+                self.inner.blocked.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        tracing::warn!(auth.failure = reason, auth.token = token.unwrap_or("-"),
+            client.address = %peer.map(|p| p.to_string()).unwrap_or_default(), auth.failures_in_window = count,
+            "authentication failed");
+        unauthenticated(message)
+    }
+
+    /// On the first start of an installation (no token at all), creates an admin token for
+    /// principal `admin` and writes it to `bootstrap_token_file` (mode 0600). Returns the
+    /// file when it wrote one.
+    pub async fn bootstrap(&self) -> Result<Option<PathBuf>, Error> {
+        if self.inner.config.mode == AuthMode::Off {
+            return Ok(None);
+        }
+        let (text, new) = new_token(NewTokenParts {
+            name: "bootstrap".to_owned(),
+            principal: Principal::parse("admin").expect("valid principal"),
+            grants: Grants::single(Role::Admin, ModelPattern::any()),
+            expires_at: None,
+        })?;
+        let created = self.inner.catalog.create_first_token(&new, &Change::by("depot")).await?;
+        if !created {
+            return Ok(None);
+        }
+        let path = self.inner.config.bootstrap_token_file.clone();
+        write_private(&path, &text).map_err(|e| {
+            Error::new(ErrorCode::Internal, "internal error")
+                .with_source(crate::error::Cause(format!("writing the admin token to {}: {e}", path.display())))
+        })?;
+        Ok(Some(path))
+    }
+
+    /// Creates a token. The caller needs admin on every model each grant covers.
+    pub async fn create_token(&self, actor: &Actor, request: TokenRequest) -> Result<CreatedToken, Error> {
+        let name = request.name.trim();
+        if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+            return Err(Error::invalid("a token's name must be 1 to 64 printable characters"));
+        }
+        let grants =
+            Grants::new(request.grants).map_err(|e| Error::new(ErrorCode::InvalidGrant, e.to_string()))?;
+        for grant in grants.iter() {
+            if !actor.grants.may_delegate(grant) {
+                return Err(Error::new(
+                    ErrorCode::Forbidden,
+                    format!(
+                        "{} may not grant {} on '{}': that needs the admin role on those models",
+                        actor.who(),
+                        grant.role,
+                        grant.models
+                    ),
+                ));
+            }
+        }
+        if request.expires_at.is_some_and(|at| at <= Utc::now()) {
+            return Err(Error::invalid("expires_at is in the past"));
+        }
+        let (text, new) = new_token(NewTokenParts {
+            name: name.to_owned(),
+            principal: request.principal,
+            grants,
+            expires_at: request.expires_at,
+        })?;
+        let record = self.inner.catalog.create_token(&new, &actor.change()).await?;
+        tracing::info!(auth.token = %record.id, auth.principal = %record.principal, actor = %actor.principal, "token created");
+        Ok(CreatedToken { text, record })
+    }
+
+    /// Whether `actor` may see and revoke tokens of `principal`: its own, or any as an admin
+    /// of every model.
+    fn may_manage(actor: &Actor, principal: &str) -> bool {
+        actor.grants.allows_everywhere(Permission::Admin) || actor.principal() == principal
+    }
+
+    /// Tokens the actor may see: all for an admin of every model, else its principal's own.
+    pub async fn list_tokens(
+        &self,
+        actor: &Actor,
+        principal: Option<Principal>,
+        include_revoked: bool,
+        page: &PageRequest,
+    ) -> Result<Page<TokenRecord>, Error> {
+        let principal = match principal {
+            Some(p) if Self::may_manage(actor, p.as_str()) => Some(p),
+            Some(p) => {
+                return Err(Error::new(
+                    ErrorCode::Forbidden,
+                    format!("{} may list only its own tokens, not those of '{p}'", actor.who()),
+                ));
+            }
+            None if actor.grants.allows_everywhere(Permission::Admin) => None,
+            None => Some(Principal::parse(actor.principal()).map_err(|e| Error::invalid(e.to_string()))?),
+        };
+        Ok(self.inner.catalog.list_tokens(principal.as_ref(), include_revoked, page).await?)
+    }
+
+    /// One token; another principal's is "not found" unless the actor administers everything.
+    pub async fn get_token(&self, actor: &Actor, id: &str) -> Result<TokenRecord, Error> {
+        let record = self.inner.catalog.get_token(id).await?;
+        if !Self::may_manage(actor, record.principal.as_str()) {
+            return Err(CatalogError::TokenNotFound { id: id.to_owned() }.into());
+        }
+        Ok(record)
+    }
+
+    /// Revokes a token: on this replica at once, on the others through the notification.
+    pub async fn revoke_token(&self, actor: &Actor, id: &str) -> Result<TokenRecord, Error> {
+        self.get_token(actor, id).await?;
+        let record = self.inner.catalog.revoke_token(id, &actor.change()).await?;
+        self.forget_token(id);
+        tracing::info!(auth.token = %id, actor = %actor.principal, "token revoked");
+        Ok(record)
+    }
+}
+
+struct NewTokenParts {
+    name: String,
+    principal: Principal,
+    grants: Grants,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// A fresh token's text and what is stored of it.
+fn new_token(parts: NewTokenParts) -> Result<(String, NewToken), Error> {
+    let mut id = [0u8; 6];
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut id).and_then(|()| getrandom::fill(&mut secret)).map_err(|e| {
+        Error::new(ErrorCode::Internal, "internal error").with_source(crate::error::Cause(e.to_string()))
+    })?;
+    let text = TokenText::format(&id, &secret);
+    let parsed = TokenText::parse(&text).map_err(Error::internal)?;
+    debug_assert_eq!(parsed.secret_hash(), hash_secret(&text[text.len() - TokenText::SECRET_LEN..]));
+    let new = NewToken {
+        id: parsed.id.to_owned(),
+        secret_hash: parsed.secret_hash(),
+        name: parts.name,
+        principal: parts.principal,
+        grants: parts.grants,
+        expires_at: parts.expires_at,
+    };
+    Ok((text, new))
+}
+
+/// Writes `text` to a new file only its owner can read (replacing an older one).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let _ = std::fs::remove_file(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path)?;
+    writeln!(file, "{text}")?;
+    file.sync_all()
+}
