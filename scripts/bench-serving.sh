@@ -30,6 +30,8 @@
 #                    target/release/depot and target/release/examples/inproc_bench)
 #   ROUTE=versioned  versioned (/versions/1/ in the path) or deployed (version-less routes)
 #   RESULTS=FILE     also write the raw results (TSV) there
+#   AUTH=on          on: every request carries the admin token the server created at its first
+#                    start (auth.mode = tokens, the default); off: auth.mode = off, no token
 # Errors are counted by kind (wrk's non-2xx, connect, read, write, timeout), and the report ends
 # with the server's own warnings and errors, if it logged any.
 #   TOTAL_SECONDS=595  hard limit for the whole script (it re-runs itself under `timeout`); the
@@ -57,6 +59,8 @@ CONCURRENCY=${CONCURRENCY:-1 16 64}
 MODELS=${MODELS:-tiny mlp}
 APIS=${APIS:-v1 v2 v2bin}
 ROUTE=${ROUTE:-versioned}
+AUTH=${AUTH:-on}
+case $AUTH in on) auth_mode=tokens ;; off) auth_mode=off ;; *) echo "bench-serving: AUTH is on or off" >&2; exit 1 ;; esac
 
 # Cores the server may use.
 cpu_count() { # "0-2,5" -> 4
@@ -134,6 +138,8 @@ DEPOT_STORAGE__URL="$tmp/artifacts" \
 DEPOT_RUNTIME__LIBRARY_PATH="$ort_library" \
 DEPOT_RUNTIME__SESSIONS_PER_VERSION="$SESSIONS" \
 DEPOT_RUNTIME__INTRA_OP_THREADS="$INTRA" \
+DEPOT_AUTH__MODE="$auth_mode" \
+DEPOT_AUTH__BOOTSTRAP_TOKEN_FILE="$tmp/admin-token" \
 RUST_LOG=${RUST_LOG:-warn} \
   "${on_server[@]}" "$depot" serve >"$tmp/server.log" 2>&1 &
 server=$!
@@ -143,6 +149,11 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 curl -fsS "$base/healthz" >/dev/null || { cat "$tmp/server.log" >&2; exit 1; }
+# With auth on, every request (curl's and wrk's) carries the admin token.
+DEPOT_TOKEN=""
+[ "$AUTH" = on ] && DEPOT_TOKEN=$(cat "$tmp/admin-token")
+export DEPOT_TOKEN
+curl() { if [ -n "$DEPOT_TOKEN" ]; then command curl -H "Authorization: Bearer $DEPOT_TOKEN" "$@"; else command curl "$@"; fi; }
 
 for model in $MODELS; do
   curl -fsS -X POST "$base/v1/models" -H 'content-type: application/json' -d "{\"name\":\"$model\"}" >/dev/null
@@ -260,7 +271,7 @@ else
   echo "pinning: none (wrk shares the $server_cores cores with the server)"
 fi
 echo "server: workers=$WORKERS sessions_per_version=$SESSIONS intra_op_threads=$INTRA inter_op_threads=1" \
-  "batching=${BATCHING:-off}; RUST_LOG=${RUST_LOG:-warn};" \
+  "batching=${BATCHING:-off}; auth=$AUTH; RUST_LOG=${RUST_LOG:-warn};" \
   "wrk $DURATION per run (-t1 at c=1, -t2 above), bodies from scripts/bench/"
 echo
 awk -F'\t' 'NR == 1 { next }

@@ -1,10 +1,13 @@
 """Drives a running Depot with the real Open Inference Protocol client (tritonclient[http], default
 settings: binary tensors) and checks its answers against Python onnxruntime on the same model.
 
-Usage: oip_client_check.py URL MODEL VERSION ONNX_FILE
+Usage: DEPOT_TOKEN=depot_... oip_client_check.py URL MODEL VERSION ONNX_FILE
+The token goes in an `Authorization: Bearer` header, as tritonclient sends any header; without
+one, the check expects the server to refuse with 401 in the protocol's error shape.
 Exits non-zero (with the reason) on any mismatch. Used by the end-to-end tests.
 """
 
+import os
 import sys
 
 import numpy as np
@@ -43,10 +46,20 @@ def main():
     expected = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
 
     client = httpclient.InferenceServerClient(url=host)
+    token = os.environ.get("DEPOT_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else None
     assert client.is_server_live(), "server not live"
     assert client.is_server_ready(), "server not ready"
-    assert client.is_model_ready(model, version), "model not ready"
-    metadata = client.get_model_metadata(model, version)
+    # Without a token the model routes refuse, in the protocol's error shape.
+    assert not client.is_model_ready(model, version), "a model route answered without a token"
+    try:
+        client.get_model_metadata(model, version)
+    except Exception as error:  # InferenceServerException
+        assert "token" in str(error), str(error)
+    else:
+        raise AssertionError("metadata was served without a token")
+    assert client.is_model_ready(model, version, headers=headers), "model not ready"
+    metadata = client.get_model_metadata(model, version, headers=headers)
     assert [i["name"] for i in metadata["inputs"]] == list(feeds), metadata
 
     inputs = []
@@ -56,7 +69,7 @@ def main():
         inputs.append(tensor)
     for binary_outputs in (True, False):
         outputs = [httpclient.InferRequestedOutput(n, binary_data=binary_outputs) for n in expected]
-        result = client.infer(model, inputs, model_version=version, outputs=outputs)
+        result = client.infer(model, inputs, model_version=version, outputs=outputs, headers=headers)
         for name, want in expected.items():
             got = result.as_numpy(name)
             if want.dtype.kind in "fc":
@@ -69,7 +82,7 @@ def main():
     stray = httpclient.InferInput("no_such_input", [1], "FP32")
     stray.set_data_from_numpy(np.zeros([1], dtype=np.float32))
     try:
-        client.infer(model, [stray], model_version=version)
+        client.infer(model, [stray], model_version=version, headers=headers)
     except Exception as error:  # tritonclient raises InferenceServerException
         assert "no_such_input" in str(error), str(error)
     else:

@@ -1,6 +1,7 @@
 -- wrk script for scripts/bench-serving.sh.
 --   BODY_FILE  request body (JSON); when unset or empty the request is a GET (e.g. /healthz)
 --   INFERENCE_HEADER_LENGTH  optional: the body is OIP binary (JSON header of that many bytes + raw tensors)
+--   DEPOT_TOKEN  optional: sent as `Authorization: Bearer <token>` (GET requests too)
 -- Prints one machine-readable line at the end:
 --   RESULT requests=N duration_us=D rps=R p50_us=.. p90_us=.. p99_us=.. max_us=.. non2xx=.. connect=.. read=.. write=.. timeout=..
 -- (wrk's latency is in microseconds; "non2xx" is wrk's "Non-2xx or 3xx responses").
@@ -20,6 +21,10 @@ if path ~= nil and path ~= "" then
   end
 else
   wrk.method = "GET"
+end
+local token = os.getenv("DEPOT_TOKEN")
+if token ~= nil and token ~= "" then
+  wrk.headers["Authorization"] = "Bearer " .. token
 end
 
 function done(summary, latency, requests)

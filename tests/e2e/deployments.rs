@@ -26,11 +26,11 @@ fn v2_request() -> Value {
 }
 
 async fn put(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
-    app.client.put(app.url(path)).header("x-depot-actor", "ops").json(&body).send().await.expect("request")
+    app.client.put(app.url(path)).json(&body).send().await.expect("request")
 }
 
 async fn post(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
-    app.client.post(app.url(path)).header("x-depot-actor", "ops").json(&body).send().await.expect("request")
+    app.client.post(app.url(path)).json(&body).send().await.expect("request")
 }
 
 /// The version that served a version-less v1 prediction (header and body agree).
@@ -156,7 +156,8 @@ async fn deploy_roll_back_and_read_the_history() {
     let entries = history["entries"].as_array().expect("entries");
     assert_eq!(entries[1]["reason"], "p99 regression");
     assert_eq!(entries[3]["reason"], "launch");
-    assert!(entries.iter().all(|e| e["actor"] == "ops" && e["at"].is_string()));
+    // The actor is the token's principal (the admin the first start created), and the token.
+    assert!(entries.iter().all(|e| e["actor"] == "admin" && e["token"].is_string() && e["at"].is_string()));
 
     let undeploy = app.client.delete(app.url("/v1/models/iris/deployment")).send().await.expect("req");
     assert_eq!(undeploy.status(), 204);

@@ -14,12 +14,12 @@ async fn ready_when_database_and_storage_answer(backend: Backend) {
 
 #[tokio::test]
 async fn unready_when_storage_is_unreachable() {
-    let (mut settings, _) = test_settings(Backend::Local).await.expect("settings");
+    let (mut settings, dir) = test_settings(Backend::Local).await.expect("settings");
     // Nothing listens on port 9 of loopback.
     settings.storage = s3_config("http://127.0.0.1:9", "missing");
     settings.storage.options.insert("timeout".into(), "2s".into());
     settings.storage.options.insert("connect_timeout".into(), "1s".into());
-    let app = TestApp::start(settings, None).await.expect("starts without touching storage");
+    let app = TestApp::start(settings, dir).await.expect("starts without touching storage");
     let (status, body) = app.get_json("/readyz").await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["status"], "unready");

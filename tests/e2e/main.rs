@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server over real PostgreSQL, a real S3-compatible server (moto) or
 //! a local directory, and (for serving) a real ONNX Runtime. Run them with `scripts/test.sh`.
 
+mod access;
 mod deployments;
 mod docs;
 mod health;

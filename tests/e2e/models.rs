@@ -1,13 +1,17 @@
-use depot_tests::{Backend, TestApp, assert_error, fixture_bytes};
+use depot_tests::{Backend, TestApp, assert_error, client_with, fixture_bytes};
 use serde_json::json;
 
 #[tokio::test]
 async fn create_get_update_and_delete_a_model_with_an_audit_trail() {
     let app = TestApp::spawn(Backend::Local).await;
-    let response = app
-        .client
+    // Each change is recorded as made by its token's principal; the actor header a client
+    // sends is ignored (this address is no trusted proxy).
+    let alice = client_with(&app.token("alice", &[("pusher", "fraud-*")]).await);
+    let bob = client_with(&app.token("bob", &[("pusher", "*")]).await);
+    let carol = client_with(&app.token("carol", &[("admin", "fraud-detector")]).await);
+    let response = alice
         .post(app.url("/v1/models"))
-        .header("x-depot-actor", "alice")
+        .header("x-depot-actor", "mallory")
         .json(&json!({"name": "fraud-detector", "description": "scores payments", "tags": ["payments", "prod"]}))
         .send()
         .await
@@ -24,10 +28,8 @@ async fn create_get_update_and_delete_a_model_with_an_audit_trail() {
         app.client.post(app.url("/v1/models")).json(&json!({"name": "fraud-detector"})).send().await.expect("dup");
     assert_error(again, 409, "model_exists").await;
 
-    let updated = app
-        .client
+    let updated = bob
         .patch(app.url("/v1/models/fraud-detector"))
-        .header("x-depot-actor", "bob")
         .json(&json!({"description": "v2 scorer"}))
         .send()
         .await
@@ -37,10 +39,8 @@ async fn create_get_update_and_delete_a_model_with_an_audit_trail() {
     assert_eq!(model["description"], "v2 scorer");
     assert_eq!(model["tags"], json!(["payments", "prod"]), "tags untouched by a description-only patch");
 
-    let deleted = app
-        .client
+    let deleted = carol
         .delete(app.url("/v1/models/fraud-detector"))
-        .header("x-depot-actor", "carol")
         .header("x-depot-reason", "retired")
         .send()
         .await

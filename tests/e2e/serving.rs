@@ -248,6 +248,7 @@ async fn tritonclient_works_unchanged() {
         let name = model.replace('_', "-");
         register(&app, &name, &format!("{model}.onnx")).await;
         let output = tokio::process::Command::new(&python)
+            .env("DEPOT_TOKEN", &app.admin_token)
             .arg(&script)
             .arg(&app.base)
             .arg(&name)

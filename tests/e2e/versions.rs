@@ -39,7 +39,7 @@ async fn upload_reads_the_signature_and_download_returns_the_same_bytes(backend:
     assert_eq!(version["size_bytes"], bytes.len());
     assert_eq!(version["format"], "onnx");
     assert_eq!(version["servable"], true);
-    assert_eq!(version["created_by"], "tester");
+    assert_eq!(version["created_by"], "admin");
     assert_eq!(version["metadata"]["metrics"]["accuracy"], 0.93);
     assert_eq!(version["metadata"]["lineage"]["commit"], "abc123");
     assert_eq!(version["metadata"]["parameters"]["hidden"], json!([4, 3]));

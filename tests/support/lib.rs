@@ -49,26 +49,32 @@ pub fn fixture_bytes(name: &str) -> Vec<u8> {
 #[derive(Debug)]
 pub struct TestApp {
     pub base: String,
+    /// Sends the admin token the server created at its first start with every request.
     pub client: reqwest::Client,
+    /// That token.
+    pub admin_token: String,
+    /// What the server was started with.
+    pub settings: Settings,
     pub database_url: String,
     pub storage: StorageConfig,
     pub faults: Arc<Faults>,
-    _dir: Option<tempfile::TempDir>,
+    _dir: tempfile::TempDir,
 }
 
-/// Settings for a test server: port 0, a fresh database, a fresh store.
-pub async fn test_settings(backend: Backend) -> anyhow::Result<(Settings, Option<tempfile::TempDir>)> {
+/// Settings for a test server: port 0, a fresh database, a fresh store, and a temporary
+/// directory (for the local store and the admin token of the first start).
+pub async fn test_settings(backend: Backend) -> anyhow::Result<(Settings, tempfile::TempDir)> {
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".to_owned();
     settings.server.workers = 2;
     settings.database.url = format!("{}/depot_test_{}", postgres_url(), uuid::Uuid::new_v4().simple());
     settings.database.max_connections = 20;
     settings.runtime.library_path = ort_library();
-    let dir = match backend {
+    let dir = tempfile::tempdir()?;
+    settings.auth.bootstrap_token_file = dir.path().join("admin-token");
+    match backend {
         Backend::Local => {
-            let dir = tempfile::tempdir()?;
             settings.storage.url = dir.path().join("artifacts").display().to_string();
-            Some(dir)
         }
         Backend::S3 => {
             let endpoint = s3_endpoint();
@@ -76,9 +82,8 @@ pub async fn test_settings(backend: Backend) -> anyhow::Result<(Settings, Option
             let created = reqwest::Client::new().put(format!("{endpoint}/{bucket}")).send().await?;
             anyhow::ensure!(created.status().is_success(), "creating bucket: {}", created.status());
             settings.storage = s3_config(&endpoint, &bucket);
-            None
         }
-    };
+    }
     Ok((settings, dir))
 }
 
@@ -110,15 +115,49 @@ impl TestApp {
         Self::start(settings, dir).await.expect("server starts")
     }
 
-    pub async fn start(settings: Settings, dir: Option<tempfile::TempDir>) -> anyhow::Result<Self> {
+    pub async fn start(settings: Settings, dir: tempfile::TempDir) -> anyhow::Result<Self> {
         let faults = Faults::none();
         let store = faulty_store(&settings.storage, faults.clone())?;
         let database_url = settings.database.url.clone();
         let storage = settings.storage.clone();
-        let app = Application::build_with_store(settings, store).await.context("building the application")?;
+        let token_file = settings.auth.bootstrap_token_file.clone();
+        let app = Application::build_with_store(settings.clone(), store).await.context("building the application")?;
         let base = format!("http://{}", app.address());
         tokio::spawn(app.run_until_stopped());
-        Ok(Self { base, client: reqwest::Client::new(), database_url, storage, faults, _dir: dir })
+        // With authentication off no token is written (and none is needed).
+        let admin_token = std::fs::read_to_string(&token_file).map(|t| t.trim().to_owned()).unwrap_or_default();
+        let client = if admin_token.is_empty() { reqwest::Client::new() } else { client_with(&admin_token) };
+        Ok(Self { base, client, admin_token, settings, database_url, storage, faults, _dir: dir })
+    }
+
+    /// Starts a second server (a replica) on this one's database and store, after `adjust` has
+    /// changed its settings; its base URL.
+    pub async fn replica(&self, adjust: impl FnOnce(&mut Settings)) -> String {
+        let mut settings = self.settings.clone();
+        adjust(&mut settings);
+        let store = ArtifactStore::from_config(&settings.storage).expect("store");
+        let app = Application::build_with_store(settings, store).await.expect("the replica starts");
+        let base = format!("http://{}", app.address());
+        tokio::spawn(app.run_until_stopped());
+        base
+    }
+
+    /// Creates a token for `principal` with `grants` (`(role, models)` pairs) as the admin; its
+    /// text.
+    pub async fn token(&self, principal: &str, grants: &[(&str, &str)]) -> String {
+        let grants: Vec<_> =
+            grants.iter().map(|(role, models)| serde_json::json!({"role": role, "models": models})).collect();
+        let name = format!("t-{}", uuid::Uuid::new_v4().simple());
+        let response = self
+            .client
+            .post(self.url("/v1/tokens"))
+            .json(&serde_json::json!({"name": name, "principal": principal, "grants": grants}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 201, "creating a token for {principal}");
+        let body: serde_json::Value = response.json().await.expect("json");
+        body["token"].as_str().expect("token text").to_owned()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -177,7 +216,6 @@ impl TestApp {
         form = form.part("artifact", reqwest::multipart::Part::bytes(bytes).file_name("model.bin"));
         self.client
             .post(self.url(&format!("/v1/models/{model}/versions")))
-            .header("x-depot-actor", "tester")
             .multipart(form)
             .send()
             .await
@@ -189,6 +227,13 @@ impl TestApp {
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(serde_json::Value::Null))
     }
+}
+
+/// A client that sends `token` with every request.
+pub fn client_with(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("header value"));
+    reqwest::Client::builder().default_headers(headers).build().expect("client")
 }
 
 /// Reads a JSON error body and checks its code.

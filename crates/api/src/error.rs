@@ -29,18 +29,27 @@ pub fn status(code: ErrorCode) -> StatusCode {
     match code {
         InvalidRequest | InvalidModelName | InvalidVersion | InvalidTag | InvalidMetadata | InvalidDigest
         | InvalidCursor | DigestMismatch | MissingArtifact | InvalidInput | InvalidBatching | InvalidAlias
-        | InvalidCanary => StatusCode::BAD_REQUEST,
-        ModelNotFound | VersionNotFound | RouteNotFound | AliasNotFound | DeploymentNotFound | CanaryNotFound => {
-            StatusCode::NOT_FOUND
-        }
+        | InvalidCanary | InvalidGrant | InvalidPrincipal => StatusCode::BAD_REQUEST,
+        Unauthenticated => StatusCode::UNAUTHORIZED,
+        Forbidden | SelfApproval => StatusCode::FORBIDDEN,
+        ModelNotFound | VersionNotFound | RouteNotFound | AliasNotFound | DeploymentNotFound | CanaryNotFound
+        | TokenNotFound | ApprovalNotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        ModelExists | ModelNotEmpty | VersionNotServable | VersionInUse | NothingToRollBack => StatusCode::CONFLICT,
+        ModelExists | ModelNotEmpty | VersionNotServable | VersionInUse | NothingToRollBack | TokenExists
+        | ApprovalClosed => StatusCode::CONFLICT,
         ArtifactTooLarge | PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         UnsupportedFormat | UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         CorruptArtifact | ArtifactLimitExceeded | ModelLoadFailed => StatusCode::UNPROCESSABLE_ENTITY,
-        Overloaded => StatusCode::TOO_MANY_REQUESTS,
+        Overloaded | TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
         Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ArtifactIntegrity | InferenceFailed | Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A 401 asks for a bearer token (RFC 6750), in every error format.
+pub(crate) fn challenge(response: &mut actix_web::HttpResponseBuilder, code: ErrorCode) {
+    if code == ErrorCode::Unauthenticated {
+        response.insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer realm=\"depot\""));
     }
 }
 
@@ -85,7 +94,9 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(self.body())
+        let mut response = HttpResponse::build(self.status_code());
+        challenge(&mut response, self.0.code);
+        response.json(self.body())
     }
 }
 
@@ -110,6 +121,16 @@ mod tests {
         ("invalid_batching", 400),
         ("invalid_alias", 400),
         ("invalid_canary", 400),
+        ("invalid_grant", 400),
+        ("invalid_principal", 400),
+        ("unauthenticated", 401),
+        ("forbidden", 403),
+        ("self_approval", 403),
+        ("too_many_attempts", 429),
+        ("token_not_found", 404),
+        ("approval_not_found", 404),
+        ("token_exists", 409),
+        ("approval_closed", 409),
         ("model_not_found", 404),
         ("version_not_found", 404),
         ("route_not_found", 404),
@@ -152,6 +173,13 @@ mod tests {
             let error = ApiError::new(code, "what went wrong");
             let response = error.error_response();
             assert_eq!(response.status().as_u16(), expected, "{}", code.as_str());
+            let challenges = response.headers().contains_key(actix_web::http::header::WWW_AUTHENTICATE);
+            assert_eq!(
+                challenges,
+                code == ErrorCode::Unauthenticated,
+                "{}: only a 401 asks for a token",
+                code.as_str()
+            );
             assert_eq!(
                 response.status().is_server_error(),
                 code.fault() == Fault::Server,

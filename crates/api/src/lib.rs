@@ -8,6 +8,7 @@
 //! This is the only crate that knows actix-web and utoipa. It holds no state of its own beyond
 //! the handles in `AppState`: every replica is interchangeable.
 
+mod auth;
 pub mod error;
 pub mod openapi;
 mod request;
@@ -19,6 +20,7 @@ pub mod telemetry;
 mod upload;
 mod views;
 
+pub use depot_service::{AuthConfig, AuthMode};
 pub use settings::{Limits, ServerSettings, ServingSettings, Settings};
 pub use startup::Application;
 

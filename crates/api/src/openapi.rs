@@ -62,6 +62,17 @@ routes! {
     deployments::get_alias,
     deployments::set_alias,
     deployments::delete_alias,
+    access::create_token,
+    access::list_tokens,
+    access::get_token,
+    access::revoke_token,
+    access::whoami,
+    access::get_protection,
+    access::set_protection,
+    access::list_approvals,
+    access::get_approval,
+    access::approve,
+    access::reject,
     oip::server_metadata,
     oip::live,
     oip::ready,
@@ -76,8 +87,10 @@ routes! {
     info(
         title = "Depot",
         description = "Model registry and deployment server. Errors under /v1 share one body: \
-            `{\"code\": \"...\", \"message\": \"...\"}` with a stable code. Changes are recorded in the \
-            audit log with the `x-depot-actor` and `x-depot-reason` headers."
+            `{\"code\": \"...\", \"message\": \"...\"}` with a stable code. Every route but health, \
+            readiness and the docs needs an API token (`Authorization: Bearer depot_...`); what it may do \
+            comes from its grants (a role on a model-name pattern). Changes are recorded in the audit log \
+            as made by the token's principal, with the `x-depot-reason` header or the body's `reason`."
     ),
     components(schemas(ErrorBody, UploadMetadata)),
     tags(
@@ -85,6 +98,7 @@ routes! {
         (name = "models", description = "Registered models"),
         (name = "versions", description = "Immutable, content-addressed model versions"),
         (name = "audit", description = "The append-only record of every change"),
+        (name = "access", description = "API tokens, protected aliases and deployments, and approvals of changes to them"),
         (name = "deployments", description = "Deploy, canary and roll back; the history of every change"),
         (name = "aliases", description = "Named pointers to versions, usable wherever a version number goes in a prediction route"),
         (name = "predict", description = "Predictions over Depot's simple JSON API"),
@@ -93,12 +107,55 @@ routes! {
 )]
 struct ApiDoc;
 
-/// The whole document: the description above and every route's operation.
+/// The operations open to requests without a token.
+const PUBLIC: &[&str] = &["get_health", "get_readiness", "get_v2_server_metadata", "get_v2_live", "get_v2_ready"];
+
+/// The whole document: the description above and every route's operation, with the bearer
+/// scheme on every operation that needs a token and the answers authentication adds to it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+    use utoipa::openapi::{Ref, ResponseBuilder, content::ContentBuilder};
+
     let mut doc = ApiDoc::openapi();
     doc.merge(ApiPaths::openapi());
+    let components = doc.components.get_or_insert_with(Default::default);
+    let mut scheme = Http::new(HttpAuthScheme::Bearer);
+    scheme.description = Some("An API token, `depot_<id>_<secret>`".to_owned());
+    components.add_security_scheme(BEARER, SecurityScheme::Http(scheme));
+    let error = |description: &str, schema: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name(schema))).build())
+            .build()
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let schema = if path.starts_with("/v2") { "OipErrorBody" } else { "ErrorBody" };
+        for operation in
+            [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
+        {
+            if operation.operation_id.as_deref().is_some_and(|id| PUBLIC.contains(&id)) {
+                operation.security = Some(vec![SecurityRequirement::default()]);
+                continue;
+            }
+            operation.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
+            let responses = &mut operation.responses.responses;
+            responses.entry("401".to_owned()).or_insert_with(|| {
+                error("No token, or an unknown, expired or revoked one (with `WWW-Authenticate: Bearer`)", schema)
+                    .into()
+            });
+            responses
+                .entry("403".to_owned())
+                .or_insert_with(|| error("The token's grants do not allow this on this model", schema).into());
+            responses.entry("429".to_owned()).or_insert_with(|| {
+                error("Too many failed authentications from this address, or too many requests queued", schema).into()
+            });
+        }
+    }
     doc
 }
+
+/// The name of the bearer security scheme.
+const BEARER: &str = "bearer";
 
 /// The document as pretty JSON with a trailing newline, exactly as committed.
 pub fn document() -> String {
@@ -136,9 +193,38 @@ mod tests {
     fn the_document_has_exactly_one_operation_per_route() {
         let operations = documented();
         assert_eq!(operations.len(), ROUTE_COUNT, "{operations:?}");
-        // The API as it stands: 37 operations on 26 paths. Changing it changes these.
-        assert_eq!(ROUTE_COUNT, 37);
-        assert_eq!(openapi().paths.paths.len(), 26);
+        // The API as it stands: 48 operations on 34 paths. Changing it changes these.
+        assert_eq!(ROUTE_COUNT, 48);
+        assert_eq!(openapi().paths.paths.len(), 34);
+    }
+
+    /// Every operation but the open ones asks for the bearer token and documents the 401 and
+    /// 403 it may answer; the open ones ask for nothing.
+    #[test]
+    fn operations_declare_the_bearer_token_unless_open() {
+        let doc = openapi();
+        let schemes = &doc.components.as_ref().expect("components").security_schemes;
+        assert!(schemes.contains_key(BEARER));
+        let mut open = Vec::new();
+        for item in doc.paths.paths.values() {
+            for operation in [&item.get, &item.post, &item.put, &item.patch, &item.delete].into_iter().flatten() {
+                let id = operation.operation_id.clone().unwrap_or_default();
+                let security = serde_json::to_value(&operation.security).expect("json");
+                if PUBLIC.contains(&id.as_str()) {
+                    assert_eq!(security, serde_json::json!([{}]), "{id}");
+                    open.push(id);
+                } else {
+                    assert_eq!(security, serde_json::json!([{"bearer": []}]), "{id}");
+                    for status in ["401", "403"] {
+                        assert!(operation.responses.responses.contains_key(status), "{id} lacks {status}");
+                    }
+                }
+            }
+        }
+        open.sort();
+        let mut expected: Vec<&str> = PUBLIC.to_vec();
+        expected.sort();
+        assert_eq!(open, expected, "every open operation exists");
     }
 
     /// The handlers' actix paths and methods are written separately from their documented ones:
@@ -150,7 +236,11 @@ mod tests {
         })))
         .await;
         for (method, path) in documented() {
-            let uri = path.replace("{name}", "m").replace("{version}", "1").replace("{alias}", "champion");
+            let uri = path
+                .replace("{name}", "m")
+                .replace("{version}", "1")
+                .replace("{alias}", "champion")
+                .replace("{id}", "1");
             let request = actix::TestRequest::default().method(method.clone()).uri(&uri).to_request();
             let response = actix::call_service(&app, request).await;
             assert!(response.headers().get("x-unrouted").is_none(), "{method} {path} reaches no handler");

@@ -4,46 +4,33 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, web};
 use bytes::BytesMut;
 use depot_domain::{AliasName, ModelName, VersionNumber, VersionRef};
-use depot_service::Change;
 use futures::StreamExt;
 
 use crate::error::{ApiError, ErrorCode};
 
-/// Header naming who makes a change; recorded in the audit log.
+/// Header naming the person behind a request; honoured only from a trusted proxy
+/// (`auth.trusted_proxies`), and recorded as the actor in the audit log.
 pub const ACTOR_HEADER: &str = "x-depot-actor";
 /// Header saying why; recorded in the audit log.
 pub const REASON_HEADER: &str = "x-depot-reason";
-const MAX_HEADER_TEXT: usize = 256;
 const MAX_REASON: usize = 1024;
 
-/// The actor and reason of a change, from the request's headers. Without an actor header the
-/// change is recorded as made by `anonymous`.
-pub fn change_of(request: &HttpRequest) -> Result<Change, ApiError> {
-    let header = |name: &str| -> Result<Option<String>, ApiError> {
-        let Some(value) = request.headers().get(name) else { return Ok(None) };
-        let text = value.to_str().map_err(|_| ApiError::invalid(format!("header {name} must be visible ASCII")))?;
-        let text = text.trim();
-        if text.len() > MAX_HEADER_TEXT {
-            return Err(ApiError::invalid(format!("header {name} is longer than {MAX_HEADER_TEXT} characters")));
+/// Why a change is made: the body's `reason`, else the `x-depot-reason` header.
+pub fn reason(request: &HttpRequest, body: Option<String>) -> Result<Option<String>, ApiError> {
+    let header = match request.headers().get(REASON_HEADER) {
+        None => None,
+        Some(value) => {
+            let text = value
+                .to_str()
+                .map_err(|_| ApiError::invalid(format!("header {REASON_HEADER} must be visible ASCII")))?;
+            Some(text.trim().to_owned())
         }
-        Ok((!text.is_empty()).then(|| text.to_owned()))
     };
-    Ok(Change {
-        actor: header(ACTOR_HEADER)?.unwrap_or_else(|| "anonymous".to_owned()),
-        reason: header(REASON_HEADER)?,
-    })
-}
-
-/// As [`change_of`], with a reason from the body that overrides the header's.
-pub fn change_with(request: &HttpRequest, reason: Option<String>) -> Result<Change, ApiError> {
-    let mut change = change_of(request)?;
-    if let Some(reason) = reason.filter(|r| !r.trim().is_empty()) {
-        if reason.len() > MAX_REASON {
-            return Err(ApiError::invalid(format!("reason is longer than {MAX_REASON} characters")));
-        }
-        change.reason = Some(reason);
+    let reason = body.filter(|r| !r.trim().is_empty()).or(header).filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.len() > MAX_REASON) {
+        return Err(ApiError::invalid(format!("reason is longer than {MAX_REASON} characters")));
     }
-    Ok(change)
+    Ok(reason)
 }
 
 pub fn model_name(raw: &str) -> Result<ModelName, ApiError> {

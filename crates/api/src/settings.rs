@@ -1,7 +1,7 @@
 //! The configuration tree. Loaded in layers by the binary (defaults, file, environment) and
 //! validated by [`Settings::validate`] before anything starts.
 
-use depot_service::{DatabaseConfig, RuntimeConfig, StorageConfig};
+use depot_service::{AuthConfig, DatabaseConfig, RuntimeConfig, StorageConfig};
 use serde::Deserialize;
 
 /// Everything a server needs to start.
@@ -14,6 +14,7 @@ pub struct Settings {
     pub limits: Limits,
     pub runtime: RuntimeConfig,
     pub serving: ServingSettings,
+    pub auth: AuthConfig,
 }
 
 /// How prediction requests find their version.
@@ -99,6 +100,9 @@ impl Settings {
         }
         if let Err(error) = self.runtime.validate() {
             problems.push(format!("runtime: {error}"));
+        }
+        if self.auth.approval_ttl_s == 0 {
+            problems.push("auth.approval_ttl_s must be at least 1".to_owned());
         }
         if self.limits.max_artifact_bytes == 0 || self.limits.max_json_bytes == 0 || self.limits.max_predict_bytes == 0
         {

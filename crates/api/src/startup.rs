@@ -20,7 +20,8 @@ pub struct Application {
     address: SocketAddr,
     server: Server,
     catalog: Catalog,
-    follower: tokio::task::JoinHandle<()>,
+    background: tokio::task::JoinHandle<()>,
+    bootstrap_token: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Application {
@@ -60,9 +61,14 @@ impl Application {
                 },
             },
             resolve_ttl: Duration::from_millis(settings.serving.resolve_ttl_ms),
+            auth: settings.auth.clone(),
         };
         let services = Services::new(catalog.clone(), store, runtime, config);
-        let follower = tokio::spawn(services.serving.clone().follow_changes());
+        let bootstrap_token = services.auth.bootstrap().await.map_err(|e| anyhow::anyhow!(e.chain()))?;
+        if let Some(path) = &bootstrap_token {
+            tracing::warn!(path = %path.display(), "first start: an admin token was created and written to this file");
+        }
+        let background = tokio::spawn(services.clone().run_background());
         let state = AppState { services, limits: settings.limits.clone() };
         let json_limit = settings.limits.max_json_bytes;
         let openapi = crate::openapi::openapi();
@@ -86,18 +92,23 @@ impl Application {
         .shutdown_timeout(settings.server.shutdown_timeout_s);
         let server = if settings.server.workers > 0 { server.workers(settings.server.workers) } else { server };
         let server = server.listen(listener)?.run();
-        Ok(Self { address, server, catalog, follower })
+        Ok(Self { address, server, catalog, background, bootstrap_token })
     }
 
     pub fn address(&self) -> SocketAddr {
         self.address
     }
 
+    /// The file the first start wrote its admin token to, when this start was the first.
+    pub fn bootstrap_token(&self) -> Option<&std::path::Path> {
+        self.bootstrap_token.as_deref()
+    }
+
     /// Serves until the process is told to stop (SIGINT/SIGTERM), letting in-flight requests
     /// finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        self.follower.abort();
+        self.background.abort();
         tokio::time::timeout(Duration::from_secs(5), self.catalog.close()).await.ok();
         result
     }

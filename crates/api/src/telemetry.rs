@@ -17,6 +17,7 @@ use actix_web::{Error, HttpMessage, HttpRequest};
 use depot_domain::{ModelName, VersionNumber};
 use tracing::{Instrument, Level, Span};
 
+use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::routes::oip::OipError;
 
@@ -62,22 +63,24 @@ fn log_line<B>(response: &ServiceResponse<B>, id: &str, started: Instant) {
     let model = served.as_ref().map(|s| s.model.as_str().to_owned()).or_else(|| path_param(request, "name"));
     let version = served.as_ref().map(|s| s.version.to_string()).or_else(|| path_param(request, "version"));
     let (model, version) = (model.as_deref().unwrap_or(""), version.as_deref().unwrap_or(""));
+    let principal = request.extensions().get::<Authenticated>().map(|a| a.0.clone()).unwrap_or_default();
+    let principal = principal.as_str();
     let method = request.method().as_str();
     let error = response.response().error().and_then(service_error);
     match error {
         Some(error) if status >= 500 => tracing::error!(
             http.method = method, http.route = route, http.status = status, duration_ms, request_id = id,
-            model.name = model, model.version = version,
+            model.name = model, model.version = version, auth.principal = principal,
             error.code = error.code.as_str(), error.chain = %error.chain(), "request failed"
         ),
         Some(error) => tracing::info!(
             http.method = method, http.route = route, http.status = status, duration_ms, request_id = id,
-            model.name = model, model.version = version,
+            model.name = model, model.version = version, auth.principal = principal,
             error.code = error.code.as_str(), error.message = %error.message, "request refused"
         ),
         None if status >= 500 => tracing::error!(
             http.method = method, http.route = route, http.status = status, duration_ms, request_id = id,
-            model.name = model, model.version = version,
+            model.name = model, model.version = version, auth.principal = principal,
             error.chain = ?response.response().error().map(ToString::to_string), "request failed"
         ),
         None => tracing::info!(
@@ -88,6 +91,7 @@ fn log_line<B>(response: &ServiceResponse<B>, id: &str, started: Instant) {
             request_id = id,
             model.name = model,
             model.version = version,
+            auth.principal = principal,
             "request"
         ),
     }

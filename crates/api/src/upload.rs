@@ -5,7 +5,7 @@
 
 use actix_multipart::{Field, Multipart, MultipartError};
 use depot_domain::{ModelName, VersionMetadata};
-use depot_service::{Change, Error, Registry, UploadDetails, Version};
+use depot_service::{Actor, Error, Registry, UploadDetails, Version};
 use futures::TryStreamExt;
 
 use crate::error::{ApiError, ErrorCode};
@@ -14,12 +14,12 @@ use crate::views::UploadMetadata;
 /// Handles the body of `POST /v1/models/{name}/versions`.
 pub async fn register_version(
     registry: &Registry,
+    actor: &Actor,
     model: &ModelName,
-    change: Change,
     mut form: Multipart,
 ) -> Result<Version, ApiError> {
     // Refuses before reading a byte of the body when the model does not exist.
-    let mut upload = registry.begin_upload(model, change).await?;
+    let mut upload = registry.begin_upload(actor, model).await?;
     let (mut metadata_seen, mut artifact_seen) = (false, false);
     while let Some(field) = form.try_next().await.map_err(multipart_error)? {
         match field.name() {

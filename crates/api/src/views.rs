@@ -346,10 +346,15 @@ pub struct UpdateVersion {
 pub struct AuditEntryView {
     pub id: i64,
     pub at: DateTime<Utc>,
+    /// The principal of the token that made the change.
     pub actor: String,
-    /// Such as `model.create`, `version.create`, `version.delete`.
+    /// The id of that token (absent when authentication is off).
+    pub token: Option<String>,
+    /// Such as `model.create`, `version.create`, `version.delete`, `token.create`,
+    /// `approval.approve`.
     pub action: String,
-    pub model: String,
+    /// The model changed; absent for changes to tokens.
+    pub model: Option<String>,
     pub version: Option<i32>,
     pub reason: Option<String>,
     #[schema(value_type = Object)]
@@ -362,6 +367,7 @@ impl From<AuditEntry> for AuditEntryView {
             id: e.id,
             at: e.at,
             actor: e.actor,
+            token: e.token,
             action: e.action,
             model: e.model,
             version: e.version,
@@ -644,6 +650,8 @@ pub struct HistoryEntryView {
     pub id: i64,
     pub at: DateTime<Utc>,
     pub actor: String,
+    /// The id of the token that made the change.
+    pub token: Option<String>,
     /// `deployment.deploy`, `deployment.rollback`, `deployment.canary`, `deployment.promote`,
     /// `deployment.abort_canary`, `deployment.undeploy`, `alias.set` or `alias.delete`.
     pub action: String,
@@ -664,6 +672,7 @@ impl From<AuditEntry> for HistoryEntryView {
             id: e.id,
             at: e.at,
             actor: e.actor,
+            token: e.token,
             alias: e.details["alias"].as_str().map(str::to_owned),
             from: e.details["from"].as_i64(),
             to: e.details["to"].as_i64(),
@@ -678,4 +687,197 @@ impl From<AuditEntry> for HistoryEntryView {
 pub struct HistoryList {
     pub entries: Vec<HistoryEntryView>,
     pub next_cursor: Option<String>,
+}
+
+/// A role on the models a pattern covers.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantView {
+    /// `reader`, `predictor`, `pusher`, `deployer` or `admin`.
+    #[schema(example = "deployer")]
+    pub role: String,
+    /// `*`, a prefix followed by `*` (`fraud-*`), or an exact model name.
+    #[schema(example = "fraud-*")]
+    pub models: String,
+}
+
+impl From<&depot_domain::Grant> for GrantView {
+    fn from(g: &depot_domain::Grant) -> Self {
+        Self { role: g.role.as_str().to_owned(), models: g.models.to_string() }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenRequest {
+    /// A name for the token, unique among the principal's live tokens.
+    #[schema(example = "ci-deploy")]
+    pub name: String,
+    /// The person or service account the token acts as.
+    #[schema(example = "ci-pipeline")]
+    pub principal: String,
+    pub grants: Vec<GrantView>,
+    /// When the token stops working; never when absent.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenView {
+    /// The token's public id (the part after `depot_`); never the secret.
+    #[schema(example = "3f9a0c12b7e4")]
+    pub id: String,
+    pub name: String,
+    pub principal: String,
+    pub grants: Vec<GrantView>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was last used (to the minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<String>,
+}
+
+impl From<depot_service::TokenRecord> for TokenView {
+    fn from(t: depot_service::TokenRecord) -> Self {
+        Self {
+            grants: t.grants.iter().map(GrantView::from).collect(),
+            id: t.id,
+            name: t.name,
+            principal: t.principal.to_string(),
+            created_at: t.created_at,
+            created_by: t.created_by,
+            expires_at: t.expires_at,
+            last_used_at: t.last_used_at,
+            revoked_at: t.revoked_at,
+            revoked_by: t.revoked_by,
+        }
+    }
+}
+
+/// A token as created: the only time its text is shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedTokenView {
+    /// The token, to send as `Authorization: Bearer <token>`. Shown once; only a hash is kept.
+    #[schema(example = "depot_3f9a0c12b7e4_…")]
+    pub token: String,
+    #[serde(flatten)]
+    pub info: TokenView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenList {
+    pub tokens: Vec<TokenView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListTokensQuery {
+    /// Only this principal's tokens (an admin of every model may name any).
+    pub principal: Option<String>,
+    /// Include revoked tokens.
+    #[serde(default)]
+    pub include_revoked: bool,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// Who the request's token is, and what it may do.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WhoAmI {
+    pub principal: String,
+    /// The token's id; absent when authentication is off or no token was sent.
+    pub token: Option<String>,
+    pub grants: Vec<GrantView>,
+}
+
+/// Which of a model's serving pointers are protected.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectionView {
+    /// Aliases only a deployer may move (a pusher may move the others).
+    #[serde(default)]
+    #[schema(example = json!(["production"]))]
+    pub aliases: Vec<String>,
+    /// Whether the deployment is protected (deploy, undeploy, canary, promote).
+    #[serde(default)]
+    pub deployment: bool,
+    /// Whether a change to a protected alias or deployment waits for another principal's
+    /// approval. Rolling back to a version deployed before, and aborting a canary, never wait.
+    #[serde(default)]
+    pub require_approval: bool,
+}
+
+impl From<depot_service::Protection> for ProtectionView {
+    fn from(p: depot_service::Protection) -> Self {
+        Self {
+            aliases: p.aliases.iter().map(|a| a.to_string()).collect(),
+            deployment: p.deployment,
+            require_approval: p.require_approval,
+        }
+    }
+}
+
+/// A change to a protected alias or deployment, waiting for (or past) approval.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingChangeView {
+    pub id: i64,
+    pub model: String,
+    /// `deploy`, `undeploy`, `canary`, `promote_canary`, `set_alias` or `delete_alias`.
+    pub kind: String,
+    /// The version it would deploy, canary or point the alias at.
+    pub version: Option<u32>,
+    pub alias: Option<String>,
+    /// The canary's share.
+    pub percent: Option<u8>,
+    pub reason: Option<String>,
+    pub proposed_by: String,
+    pub proposed_token: Option<String>,
+    pub proposed_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// `pending`, `approved`, `rejected` or `expired`.
+    pub state: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decision_reason: Option<String>,
+}
+
+impl From<depot_service::PendingChange> for PendingChangeView {
+    fn from(p: depot_service::PendingChange) -> Self {
+        Self {
+            id: p.id,
+            model: p.model.to_string(),
+            kind: p.kind.as_str().to_owned(),
+            version: p.version.map(|v| v.get()),
+            alias: p.alias.map(|a| a.to_string()),
+            percent: p.percent,
+            reason: p.reason,
+            proposed_by: p.proposed_by,
+            proposed_token: p.proposed_token,
+            proposed_at: p.proposed_at,
+            expires_at: p.expires_at,
+            state: p.state,
+            decided_by: p.decided_by,
+            decided_at: p.decided_at,
+            decision_reason: p.decision_reason,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingChangeList {
+    pub changes: Vec<PendingChangeView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListApprovalsQuery {
+    /// Only this model's changes.
+    pub model: Option<String>,
+    /// `pending`, `approved`, `rejected` or `expired`.
+    pub state: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
 }

@@ -123,7 +123,11 @@ impl TryFrom<Row> for PendingChange {
             proposed_at: row.proposed_at,
             expires_at: row.expires_at,
             // Past its expiry but not swept yet: expired all the same.
-            state: if row.state == "pending" && row.expires_at <= Utc::now() { "expired".to_owned() } else { row.state },
+            state: if row.state == "pending" && row.expires_at <= Utc::now() {
+                "expired".to_owned()
+            } else {
+                row.state
+            },
             decided_by: row.decided_by,
             decided_at: row.decided_at,
             decision_reason: row.decision_reason,

@@ -27,7 +27,7 @@ pub use deployments::{Alias, Canary, ChangeListener, Deployment, Notification, S
 pub use error::CatalogError;
 pub use lock::DigestLock;
 pub use models::{Model, ModelFilter, ModelPatch, NewModel};
+pub use page::{Page, PageRequest, SortOrder};
 pub use protection::Protection;
 pub use tokens::{NewToken, TOKENS_CHANNEL, TokenRecord};
-pub use page::{Page, PageRequest, SortOrder};
 pub use versions::{DeletedVersion, NewVersion, Version, VersionPatch};

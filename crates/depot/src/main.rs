@@ -82,7 +82,7 @@ fn is_setting(key: &str) -> bool {
     // passes raw ones (`runtime__library_path`).
     let key = key.to_ascii_lowercase();
     let Some((section, rest)) = key.split_once("__").or_else(|| key.split_once('.')) else { return false };
-    !rest.is_empty() && matches!(section, "server" | "database" | "storage" | "limits" | "runtime" | "serving")
+    !rest.is_empty() && matches!(section, "server" | "database" | "storage" | "limits" | "runtime" | "serving" | "auth")
 }
 
 #[tokio::main]
@@ -97,6 +97,9 @@ async fn main() -> anyhow::Result<()> {
             let address = app.address();
             tracing::info!(address = %address, "listening");
             println!("Depot listening on http://{address} (API docs: http://{address}/docs/)");
+            if let Some(path) = app.bootstrap_token() {
+                eprintln!("First start: an admin API token was written to {} (readable by you only)", path.display());
+            }
             app.run_until_stopped().await?;
         }
         Command::Migrate => {

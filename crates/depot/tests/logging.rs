@@ -24,7 +24,7 @@ async fn each_request_gets_one_log_line_and_each_error_is_logged_once() {
             }
         }
     });
-    let client = reqwest::Client::new();
+    let client = server.admin_client();
     let base = &server.base;
 
     client.post(format!("{base}/v1/models")).json(&json!({"name": "iris"})).send().await.expect("create");
@@ -69,6 +69,7 @@ async fn each_request_gets_one_log_line_and_each_error_is_logged_once() {
     assert_eq!(line["http.status"], 200);
     assert_eq!((line["model.name"].as_str(), line["model.version"].as_str()), (Some("iris"), Some("1")));
     assert!(line["duration_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{line}");
+    assert_eq!(line["auth.principal"], "admin", "who made the request: the token's principal");
 
     let refused = of(&generated);
     assert_eq!(refused.len(), 1, "one line for the 404: {logged:#?}");

@@ -30,7 +30,7 @@ async fn a_deploy_through_one_replica_is_served_by_the_other_within_a_second() {
     let slow_reconcile = [("DEPOT_SERVING__RESOLVE_TTL_MS", "60000")];
     let a = start(&database_url, storage.path(), &slow_reconcile, false);
     let b = start(&database_url, storage.path(), &slow_reconcile, false);
-    let client = reqwest::Client::new();
+    let client = a.admin_client();
 
     let created =
         client.post(format!("{}/v1/models", a.base)).json(&json!({"name": "iris"})).send().await.expect("create");

@@ -404,7 +404,8 @@ mod tests {
         assert_eq!(parsed.id, "abababababab");
         assert_eq!(parsed.secret_hash(), hash_secret(&"01".repeat(32)));
         assert!(!format!("{parsed:?}").contains("0101"));
-        for bad in ["", "depot_", "depot_abababababab", "ghp_abababababab_00", &text.to_uppercase(), &text[..text.len() - 1]]
+        for bad in
+            ["", "depot_", "depot_abababababab", "ghp_abababababab_00", &text.to_uppercase(), &text[..text.len() - 1]]
         {
             assert!(TokenText::parse(bad).is_err(), "{bad}");
         }

@@ -209,7 +209,12 @@ fn check(entry: &TokenEntry, presented: &[u8; 32]) -> Result<Actor, (&'static st
     } else if record.expires_at.is_some_and(|at| at <= Utc::now()) {
         Err(("expired", "this token has expired; create a new one"))
     } else {
-        Ok(Actor { principal: entry.principal.clone(), token: Some(entry.id.clone()), grants: entry.grants.clone(), reason: None })
+        Ok(Actor {
+            principal: entry.principal.clone(),
+            token: Some(entry.id.clone()),
+            grants: entry.grants.clone(),
+            reason: None,
+        })
     }
 }
 
@@ -273,9 +278,9 @@ impl Auth {
         let config = &self.inner.config;
         let trusted = credentials.peer.is_some_and(|p| config.trusted_proxies.contains(&p));
         let claimed = match credentials.claimed_actor.filter(|_| trusted) {
-            Some(name) => Some(
-                Principal::parse(name).map_err(|e| Error::new(ErrorCode::InvalidPrincipal, e.to_string()))?,
-            ),
+            Some(name) => {
+                Some(Principal::parse(name).map_err(|e| Error::new(ErrorCode::InvalidPrincipal, e.to_string()))?)
+            }
             None => None,
         };
         if config.mode == AuthMode::Off {
@@ -295,7 +300,9 @@ impl Auth {
         self.check_not_blocked(credentials.peer)?;
         let text = match TokenText::parse(bearer) {
             Ok(text) => text,
-            Err(_) => return Err(self.failed(credentials.peer, None, "malformed", "the bearer token is not a Depot token")),
+            Err(_) => {
+                return Err(self.failed(credentials.peer, None, "malformed", "the bearer token is not a Depot token"));
+            }
         };
         let mut actor = self.verify(&text, credentials.peer).await?;
         if let Some(claimed) = claimed {
@@ -322,7 +329,8 @@ impl Auth {
                 },
             },
         };
-        let actor = check(&entry, &presented).map_err(|(reason, message)| self.failed(peer, Some(text.id), reason, message))?;
+        let actor =
+            check(&entry, &presented).map_err(|(reason, message)| self.failed(peer, Some(text.id), reason, message))?;
         self.touch(&entry, now);
         Ok(actor)
     }
@@ -459,8 +467,7 @@ impl Auth {
         if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
             return Err(Error::invalid("a token's name must be 1 to 64 printable characters"));
         }
-        let grants =
-            Grants::new(request.grants).map_err(|e| Error::new(ErrorCode::InvalidGrant, e.to_string()))?;
+        let grants = Grants::new(request.grants).map_err(|e| Error::new(ErrorCode::InvalidGrant, e.to_string()))?;
         for grant in grants.iter() {
             if !actor.grants.may_delegate(grant) {
                 return Err(Error::new(

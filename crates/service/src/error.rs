@@ -356,7 +356,10 @@ mod tests {
             (CatalogError::InvalidCursor { cursor: "x".into() }, ErrorCode::InvalidCursor),
             (CatalogError::TokenNotFound { id: "abc".into() }, ErrorCode::TokenNotFound),
             (
-                CatalogError::TokenExists { principal: depot_domain::Principal::parse("p").expect("p"), name: "n".into() },
+                CatalogError::TokenExists {
+                    principal: depot_domain::Principal::parse("p").expect("p"),
+                    name: "n".into(),
+                },
                 ErrorCode::TokenExists,
             ),
             (CatalogError::ApprovalNotFound { id: 1 }, ErrorCode::ApprovalNotFound),

@@ -27,7 +27,9 @@ pub use depot_runtime::{Runtime, RuntimeConfig};
 pub use depot_serialization::InspectLimits;
 pub use depot_storage::{ArtifactStore, BlobStream, StorageConfig};
 pub use error::{Error, ErrorCode, Fault, error_chain};
-pub use registry::{Artifact, Outcome, Registry, RegistryLimits, UploadDetails, VersionUpdate, VersionUpload, page_request};
+pub use registry::{
+    Artifact, Outcome, Registry, RegistryLimits, UploadDetails, VersionUpdate, VersionUpload, page_request,
+};
 pub use serving::{Prediction, Reference, ServableVersion, Serving};
 
 /// Everything the use cases need, as configured.

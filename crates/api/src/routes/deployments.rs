@@ -3,14 +3,15 @@
 //! switch fails and traffic stays where it was.
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
-use depot_service::page_request;
+use depot_service::{Outcome, page_request};
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::request::{alias_name, change_of, change_with, model_name, version_from_body};
+use crate::request::{alias_name, model_name, reason, version_from_body};
 use crate::state::AppState;
 use crate::views::{
-    AliasList, AliasView, CanaryRequest, DeployRequest, DeploymentView, HistoryList, HistoryQuery, ReasonRequest,
-    RollbackRequest, SetAliasRequest,
+    AliasList, AliasView, CanaryRequest, DeployRequest, DeploymentView, HistoryList, HistoryQuery, PendingChangeView,
+    ReasonRequest, RollbackRequest, SetAliasRequest,
 };
 
 /// The current deployment.
@@ -22,8 +23,12 @@ use crate::views::{
         (status = 404, description = "No such model, or it is not deployed", body = ErrorBody),
     ))]
 #[get("/v1/models/{name}/deployment")]
-pub async fn get_deployment(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let deployment = state.services.registry.deployment(&model_name(&path)?).await?;
+pub async fn get_deployment(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let deployment = state.services.registry.deployment(&caller.0, &model_name(&path)?).await?;
     Ok(HttpResponse::Ok().json(DeploymentView::from(deployment)))
 }
 
@@ -32,8 +37,10 @@ pub async fn get_deployment(state: web::Data<AppState>, path: web::Path<String>)
 #[utoipa::path(put, path = "/v1/models/{name}/deployment", tag = "deployments", operation_id = "deploy_version",
     request_body = DeployRequest,
     params(("name" = String, Path, description = "Model name"),
-           ("x-depot-actor" = Option<String>, Header, description = "Who makes the change")),
+           ("x-depot-reason" = Option<String>, Header, description = "Why")),
     responses(
+        (status = 202, description = "The deployment is protected and needs approval: the change is pending", body = PendingChangeView,
+            headers(("Location" = String, description = "The pending change, under /v1/approvals"))),
         (status = 200, description = "Deployed", body = DeploymentView),
         (status = 400, description = "Invalid name, version or body", body = ErrorBody),
         (status = 404, description = "No such model or version", body = ErrorBody),
@@ -43,6 +50,7 @@ pub async fn get_deployment(state: web::Data<AppState>, path: web::Path<String>)
 #[put("/v1/models/{name}/deployment")]
 pub async fn deploy(
     state: web::Data<AppState>,
+    caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
     body: web::Json<DeployRequest>,
@@ -50,9 +58,9 @@ pub async fn deploy(
     let name = model_name(&path)?;
     let body = body.into_inner();
     let version = version_from_body(body.version)?;
-    let change = change_with(&request, body.reason)?;
-    let deployment = state.services.registry.deploy(&name, version, &change).await?;
-    Ok(HttpResponse::Ok().json(DeploymentView::from(deployment)))
+    let actor = caller.with_reason(reason(&request, body.reason)?);
+    let outcome = state.services.registry.deploy(&actor, &name, version).await?;
+    Ok(render(outcome, |d| HttpResponse::Ok().json(DeploymentView::from(d))))
 }
 
 /// Roll back in one call: to the version deployed before the current one, or to a named one.
@@ -60,8 +68,10 @@ pub async fn deploy(
     operation_id = "rollback_deployment",
     request_body = RollbackRequest,
     params(("name" = String, Path, description = "Model name"),
-           ("x-depot-actor" = Option<String>, Header, description = "Who makes the change")),
+           ("x-depot-reason" = Option<String>, Header, description = "Why")),
     responses(
+        (status = 202, description = "The deployment is protected and needs approval: the change is pending", body = PendingChangeView,
+            headers(("Location" = String, description = "The pending change, under /v1/approvals"))),
         (status = 200, description = "Rolled back", body = DeploymentView),
         (status = 400, description = "Invalid name, version or body", body = ErrorBody),
         (status = 404, description = "No such model or version, or the model is not deployed", body = ErrorBody),
@@ -71,25 +81,27 @@ pub async fn deploy(
 #[post("/v1/models/{name}/deployment/rollback")]
 pub async fn rollback(
     state: web::Data<AppState>,
+    caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
     body: Option<web::Json<RollbackRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
     let body = body.map(web::Json::into_inner).unwrap_or_default();
-    let change = change_with(&request, body.reason)?;
+    let actor = caller.with_reason(reason(&request, body.reason)?);
     let version = body.version.map(version_from_body).transpose()?;
-    let deployment = state.services.registry.rollback(&name, version, &change).await?;
-    Ok(HttpResponse::Ok().json(DeploymentView::from(deployment)))
+    let outcome = state.services.registry.rollback(&actor, &name, version).await?;
+    Ok(render(outcome, |d| HttpResponse::Ok().json(DeploymentView::from(d))))
 }
 
 /// Stop serving the version-less routes (the versions stay registered).
 #[utoipa::path(delete, path = "/v1/models/{name}/deployment", tag = "deployments", operation_id = "undeploy",
     request_body(content = Option<ReasonRequest>),
     params(("name" = String, Path, description = "Model name"),
-           ("x-depot-actor" = Option<String>, Header, description = "Who makes the change"),
            ("x-depot-reason" = Option<String>, Header, description = "Why")),
     responses(
+        (status = 202, description = "The deployment is protected and needs approval: the change is pending", body = PendingChangeView,
+            headers(("Location" = String, description = "The pending change, under /v1/approvals"))),
         (status = 204, description = "Undeployed"),
         (status = 400, description = "Invalid name", body = ErrorBody),
         (status = 404, description = "No such model, or it is not deployed", body = ErrorBody),
@@ -97,14 +109,15 @@ pub async fn rollback(
 #[delete("/v1/models/{name}/deployment")]
 pub async fn undeploy(
     state: web::Data<AppState>,
+    caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
     body: Option<web::Json<ReasonRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
-    let change = change_with(&request, body.and_then(|b| b.into_inner().reason))?;
-    state.services.registry.undeploy(&name, &change).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let actor = caller.with_reason(reason(&request, body.and_then(|b| b.into_inner().reason))?);
+    let outcome = state.services.registry.undeploy(&actor, &name).await?;
+    Ok(render(outcome, |()| HttpResponse::NoContent().finish()))
 }
 
 /// Start or change a canary: a second version gets `percent` of the version-less requests
@@ -112,8 +125,10 @@ pub async fn undeploy(
 #[utoipa::path(put, path = "/v1/models/{name}/deployment/canary", tag = "deployments", operation_id = "set_canary",
     request_body = CanaryRequest,
     params(("name" = String, Path, description = "Model name"),
-           ("x-depot-actor" = Option<String>, Header, description = "Who makes the change")),
+           ("x-depot-reason" = Option<String>, Header, description = "Why")),
     responses(
+        (status = 202, description = "The deployment is protected and needs approval: the change is pending", body = PendingChangeView,
+            headers(("Location" = String, description = "The pending change, under /v1/approvals"))),
         (status = 200, description = "The deployment with its canary", body = DeploymentView),
         (status = 400, description = "Invalid name, version, percent or body", body = ErrorBody),
         (status = 404, description = "No such model or version, or the model is not deployed", body = ErrorBody),
@@ -123,6 +138,7 @@ pub async fn undeploy(
 #[put("/v1/models/{name}/deployment/canary")]
 pub async fn set_canary(
     state: web::Data<AppState>,
+    caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
     body: web::Json<CanaryRequest>,
@@ -130,9 +146,9 @@ pub async fn set_canary(
     let name = model_name(&path)?;
     let body = body.into_inner();
     let version = version_from_body(body.version)?;
-    let change = change_with(&request, body.reason)?;
-    let deployment = state.services.registry.set_canary(&name, version, body.percent, &change).await?;
-    Ok(HttpResponse::Ok().json(DeploymentView::from(deployment)))
+    let actor = caller.with_reason(reason(&request, body.reason)?);
+    let outcome = state.services.registry.set_canary(&actor, &name, version, body.percent).await?;
+    Ok(render(outcome, |d| HttpResponse::Ok().json(DeploymentView::from(d))))
 }
 
 /// Promote the canary: it becomes the deployed version and takes all traffic.
@@ -140,8 +156,10 @@ pub async fn set_canary(
     operation_id = "promote_canary",
     request_body(content = Option<ReasonRequest>),
     params(("name" = String, Path, description = "Model name"),
-           ("x-depot-actor" = Option<String>, Header, description = "Who makes the change")),
+           ("x-depot-reason" = Option<String>, Header, description = "Why")),
     responses(
+        (status = 202, description = "The deployment is protected and needs approval: the change is pending", body = PendingChangeView,
+            headers(("Location" = String, description = "The pending change, under /v1/approvals"))),
         (status = 200, description = "Promoted", body = DeploymentView),
         (status = 400, description = "Invalid name", body = ErrorBody),
         (status = 404, description = "No such model, no deployment or no canary", body = ErrorBody),
@@ -149,21 +167,22 @@ pub async fn set_canary(
 #[post("/v1/models/{name}/deployment/canary/promote")]
 pub async fn promote_canary(
     state: web::Data<AppState>,
+    caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
     body: Option<web::Json<ReasonRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
-    let change = change_with(&request, body.and_then(|b| b.into_inner().reason))?;
-    let deployment = state.services.registry.promote_canary(&name, &change).await?;
-    Ok(HttpResponse::Ok().json(DeploymentView::from(deployment)))
+    let actor = caller.with_reason(reason(&request, body.and_then(|b| b.into_inner().reason))?);
+    let outcome = state.services.registry.promote_canary(&actor, &name).await?;
+    Ok(render(outcome, |d| HttpResponse::Ok().json(DeploymentView::from(d))))
 }
 
 /// Abort the canary: all traffic goes back to the deployed version.
 #[utoipa::path(delete, path = "/v1/models/{name}/deployment/canary", tag = "deployments", operation_id = "abort_canary",
     request_body(content = Option<ReasonRequest>),
     params(("name" = String, Path, description = "Model name"),
-           ("x-depot-actor" = Option<String>, Header, description = "Who makes the change")),
+           ("x-depot-reason" = Option<String>, Header, description = "Why")),
     responses(
         (status = 200, description = "The deployment without canary", body = DeploymentView),
         (status = 400, description = "Invalid name", body = ErrorBody),
@@ -172,13 +191,14 @@ pub async fn promote_canary(
 #[delete("/v1/models/{name}/deployment/canary")]
 pub async fn abort_canary(
     state: web::Data<AppState>,
+    caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
     body: Option<web::Json<ReasonRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
-    let change = change_with(&request, body.and_then(|b| b.into_inner().reason))?;
-    let deployment = state.services.registry.abort_canary(&name, &change).await?;
+    let actor = caller.with_reason(reason(&request, body.and_then(|b| b.into_inner().reason))?);
+    let deployment = state.services.registry.abort_canary(&actor, &name).await?;
     Ok(HttpResponse::Ok().json(DeploymentView::from(deployment)))
 }
 
@@ -195,12 +215,14 @@ pub async fn abort_canary(
 #[get("/v1/models/{name}/deployment/history")]
 pub async fn history(
     state: web::Data<AppState>,
+    caller: Caller,
     path: web::Path<String>,
     query: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
     let query = query.into_inner();
-    let page = state.services.registry.serving_history(&name, &page_request(query.limit, query.cursor)?).await?;
+    let page =
+        state.services.registry.serving_history(&caller.0, &name, &page_request(query.limit, query.cursor)?).await?;
     Ok(HttpResponse::Ok()
         .json(HistoryList { entries: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
 }
@@ -214,8 +236,12 @@ pub async fn history(
         (status = 404, description = "No such model", body = ErrorBody),
     ))]
 #[get("/v1/models/{name}/aliases")]
-pub async fn list_aliases(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let aliases = state.services.registry.aliases(&model_name(&path)?).await?;
+pub async fn list_aliases(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let aliases = state.services.registry.aliases(&caller.0, &model_name(&path)?).await?;
     Ok(HttpResponse::Ok().json(AliasList { aliases: aliases.into_iter().map(Into::into).collect() }))
 }
 
@@ -230,9 +256,10 @@ pub async fn list_aliases(state: web::Data<AppState>, path: web::Path<String>) -
 #[get("/v1/models/{name}/aliases/{alias}")]
 pub async fn get_alias(
     state: web::Data<AppState>,
+    caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let alias = state.services.registry.alias(&model_name(&path.0)?, &alias_name(&path.1)?).await?;
+    let alias = state.services.registry.alias(&caller.0, &model_name(&path.0)?, &alias_name(&path.1)?).await?;
     Ok(HttpResponse::Ok().json(AliasView::from(alias)))
 }
 
@@ -242,8 +269,10 @@ pub async fn get_alias(
 #[utoipa::path(put, path = "/v1/models/{name}/aliases/{alias}", tag = "aliases", operation_id = "set_alias",
     request_body = SetAliasRequest,
     params(("name" = String, Path, description = "Model name"), ("alias" = String, Path, description = "Alias"),
-           ("x-depot-actor" = Option<String>, Header, description = "Who makes the change")),
+           ("x-depot-reason" = Option<String>, Header, description = "Why")),
     responses(
+        (status = 202, description = "The alias is protected and needs approval: the change is pending", body = PendingChangeView,
+            headers(("Location" = String, description = "The pending change, under /v1/approvals"))),
         (status = 200, description = "The alias", body = AliasView),
         (status = 400, description = "Invalid name, alias, version or body", body = ErrorBody),
         (status = 404, description = "No such model or version", body = ErrorBody),
@@ -252,6 +281,7 @@ pub async fn get_alias(
 #[put("/v1/models/{name}/aliases/{alias}")]
 pub async fn set_alias(
     state: web::Data<AppState>,
+    caller: Caller,
     request: HttpRequest,
     path: web::Path<(String, String)>,
     body: web::Json<SetAliasRequest>,
@@ -259,17 +289,18 @@ pub async fn set_alias(
     let (name, alias) = (model_name(&path.0)?, alias_name(&path.1)?);
     let body = body.into_inner();
     let version = version_from_body(body.version)?;
-    let change = change_with(&request, body.reason)?;
-    let alias = state.services.registry.set_alias(&name, &alias, version, &change).await?;
-    Ok(HttpResponse::Ok().json(AliasView::from(alias)))
+    let actor = caller.with_reason(reason(&request, body.reason)?);
+    let outcome = state.services.registry.set_alias(&actor, &name, &alias, version).await?;
+    Ok(render(outcome, |a| HttpResponse::Ok().json(AliasView::from(a))))
 }
 
 /// Delete an alias.
 #[utoipa::path(delete, path = "/v1/models/{name}/aliases/{alias}", tag = "aliases", operation_id = "delete_alias",
     params(("name" = String, Path, description = "Model name"), ("alias" = String, Path, description = "Alias"),
-           ("x-depot-actor" = Option<String>, Header, description = "Who makes the change"),
            ("x-depot-reason" = Option<String>, Header, description = "Why")),
     responses(
+        (status = 202, description = "The alias is protected and needs approval: the change is pending", body = PendingChangeView,
+            headers(("Location" = String, description = "The pending change, under /v1/approvals"))),
         (status = 204, description = "Deleted"),
         (status = 400, description = "Invalid name or alias", body = ErrorBody),
         (status = 404, description = "No such model or alias", body = ErrorBody),
@@ -277,10 +308,22 @@ pub async fn set_alias(
 #[delete("/v1/models/{name}/aliases/{alias}")]
 pub async fn delete_alias(
     state: web::Data<AppState>,
+    caller: Caller,
     request: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, alias) = (model_name(&path.0)?, alias_name(&path.1)?);
-    state.services.registry.delete_alias(&name, &alias, &change_of(&request)?).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let actor = caller.with_reason(reason(&request, None)?);
+    let outcome = state.services.registry.delete_alias(&actor, &name, &alias).await?;
+    Ok(render(outcome, |()| HttpResponse::NoContent().finish()))
+}
+
+/// The change made (`done`), or 202 with the pending change it became.
+fn render<T>(outcome: Outcome<T>, done: impl FnOnce(T) -> HttpResponse) -> HttpResponse {
+    match outcome {
+        Outcome::Done(value) => done(value),
+        Outcome::Proposed(pending) => HttpResponse::Accepted()
+            .insert_header(("Location", format!("/v1/approvals/{}", pending.id)))
+            .json(PendingChangeView::from(*pending)),
+    }
 }

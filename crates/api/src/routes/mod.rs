@@ -1,6 +1,7 @@
 //! The handlers, one module per resource. Each parses its request, calls one use case of
 //! `depot-service` and renders the answer.
 
+pub mod access;
 pub mod audit;
 pub mod deployments;
 pub mod health;

@@ -2,15 +2,16 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use depot_domain::{ModelName, Tags};
 use depot_service::{ModelFilter, ModelPatch, NewModel, page_request};
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::request::{change_of, model_name};
+use crate::request::{model_name, reason};
 use crate::state::AppState;
 use crate::views::{CreateModel, DeleteModelQuery, ListModelsQuery, ModelList, ModelView, UpdateModel};
 
 /// Register a new model.
 #[utoipa::path(post, path = "/v1/models", tag = "models", operation_id = "create_model",
     request_body = CreateModel,
-    params(("x-depot-actor" = Option<String>, Header, description = "Who makes the change (audit log)")),
+    params(("x-depot-reason" = Option<String>, Header, description = "Why (audit log)")),
     responses(
         (status = 201, description = "Created", body = ModelView),
         (status = 400, description = "Invalid name, tags or body", body = ErrorBody),
@@ -20,13 +21,14 @@ use crate::views::{CreateModel, DeleteModelQuery, ListModelsQuery, ModelList, Mo
 #[post("/v1/models")]
 pub async fn create_model(
     state: web::Data<AppState>,
+    caller: Caller,
     request: HttpRequest,
     body: web::Json<CreateModel>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let new =
         NewModel { name: ModelName::parse(&body.name)?, description: body.description, tags: Tags::parse(&body.tags)? };
-    let model = state.services.registry.create_model(&new, &change_of(&request)?).await?;
+    let model = state.services.registry.create_model(&caller.with_reason(reason(&request, None)?), &new).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/models/{}", model.name)))
         .json(ModelView::from(model)))
@@ -41,11 +43,13 @@ pub async fn create_model(
 #[get("/v1/models")]
 pub async fn list_models(
     state: web::Data<AppState>,
+    caller: Caller,
     query: web::Query<ListModelsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let filter = ModelFilter { name_prefix: query.prefix, tag: query.tag };
-    let page = state.services.registry.list_models(&filter, &page_request(query.limit, query.cursor)?).await?;
+    let filter = ModelFilter { name_prefix: query.prefix, tag: query.tag, visible: None };
+    let page =
+        state.services.registry.list_models(&caller.0, &filter, &page_request(query.limit, query.cursor)?).await?;
     Ok(HttpResponse::Ok()
         .json(ModelList { models: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
 }
@@ -59,8 +63,12 @@ pub async fn list_models(
         (status = 404, description = "No such model", body = ErrorBody),
     ))]
 #[get("/v1/models/{name}")]
-pub async fn get_model(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let model = state.services.registry.get_model(&model_name(&path)?).await?;
+pub async fn get_model(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let model = state.services.registry.get_model(&caller.0, &model_name(&path)?).await?;
     Ok(HttpResponse::Ok().json(ModelView::from(model)))
 }
 
@@ -68,7 +76,7 @@ pub async fn get_model(state: web::Data<AppState>, path: web::Path<String>) -> R
 #[utoipa::path(patch, path = "/v1/models/{name}", tag = "models", operation_id = "update_model",
     request_body = UpdateModel,
     params(("name" = String, Path, description = "Model name"),
-           ("x-depot-actor" = Option<String>, Header, description = "Who makes the change (audit log)")),
+           ("x-depot-reason" = Option<String>, Header, description = "Why (audit log)")),
     responses(
         (status = 200, description = "The updated model", body = ModelView),
         (status = 400, description = "Invalid name, tags or body", body = ErrorBody),
@@ -77,6 +85,7 @@ pub async fn get_model(state: web::Data<AppState>, path: web::Path<String>) -> R
 #[patch("/v1/models/{name}")]
 pub async fn update_model(
     state: web::Data<AppState>,
+    caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
     body: web::Json<UpdateModel>,
@@ -84,7 +93,8 @@ pub async fn update_model(
     let name = model_name(&path)?;
     let body = body.into_inner();
     let patch = ModelPatch { description: body.description, tags: body.tags.as_deref().map(Tags::parse).transpose()? };
-    let model = state.services.registry.update_model(&name, &patch, &change_of(&request)?).await?;
+    let model =
+        state.services.registry.update_model(&caller.with_reason(reason(&request, None)?), &name, &patch).await?;
     Ok(HttpResponse::Ok().json(ModelView::from(model)))
 }
 
@@ -93,7 +103,6 @@ pub async fn update_model(
 /// other version references.
 #[utoipa::path(delete, path = "/v1/models/{name}", tag = "models", operation_id = "delete_model",
     params(("name" = String, Path, description = "Model name"), DeleteModelQuery,
-           ("x-depot-actor" = Option<String>, Header, description = "Who makes the change (audit log)"),
            ("x-depot-reason" = Option<String>, Header, description = "Why (audit log)")),
     responses(
         (status = 204, description = "Deleted"),
@@ -104,11 +113,12 @@ pub async fn update_model(
 #[delete("/v1/models/{name}")]
 pub async fn delete_model(
     state: web::Data<AppState>,
+    caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
     query: web::Query<DeleteModelQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
-    state.services.registry.delete_model(&name, query.cascade, &change_of(&request)?).await?;
+    state.services.registry.delete_model(&caller.with_reason(reason(&request, None)?), &name, query.cascade).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -9,8 +9,9 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
 use depot_serialization::tensors;
 
 use depot_domain::ModelName;
-use depot_service::{Reference, ServableVersion};
+use depot_service::{Actor, Reference, ServableVersion};
 
+use crate::auth::Predictor;
 use crate::error::ApiError;
 use crate::request::{model_name, read_body, version_ref};
 use crate::routes::predict::served_by;
@@ -44,7 +45,9 @@ impl ResponseError for OipError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(OipErrorBody { error: self.0.0.message.clone() })
+        let mut response = HttpResponse::build(self.status_code());
+        crate::error::challenge(&mut response, self.0.code());
+        response.json(OipErrorBody { error: self.0.0.message.clone() })
     }
 }
 
@@ -110,10 +113,11 @@ fn tensor_metadata(spec: &depot_domain::TensorSpec) -> OipTensorMetadata {
 #[get("/v2/models/{name}/versions/{version}")]
 pub async fn model_version_metadata(
     state: web::Data<AppState>,
+    caller: Predictor,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, OipError> {
     let (name, reference) = reference(&path.0, Some(&path.1))?;
-    Ok(metadata_of(state.services.serving.describe(&name, &reference).await?))
+    Ok(metadata_of(state.services.serving.describe(&caller.0, &name, &reference).await?))
 }
 
 /// Model metadata of the deployed version.
@@ -125,9 +129,13 @@ pub async fn model_version_metadata(
         (status = 404, description = "No such model, or it is not deployed", body = OipErrorBody),
     ))]
 #[get("/v2/models/{name}")]
-pub async fn model_metadata(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, OipError> {
+pub async fn model_metadata(
+    state: web::Data<AppState>,
+    caller: Predictor,
+    path: web::Path<String>,
+) -> Result<HttpResponse, OipError> {
     let (name, reference) = reference(&path, None)?;
-    Ok(metadata_of(state.services.serving.describe(&name, &reference).await?))
+    Ok(metadata_of(state.services.serving.describe(&caller.0, &name, &reference).await?))
 }
 
 fn metadata_of(servable: ServableVersion) -> HttpResponse {
@@ -154,10 +162,11 @@ fn metadata_of(servable: ServableVersion) -> HttpResponse {
 #[get("/v2/models/{name}/versions/{version}/ready")]
 pub async fn model_version_ready(
     state: web::Data<AppState>,
+    caller: Predictor,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, OipError> {
     let (name, reference) = reference(&path.0, Some(&path.1))?;
-    Ok(ready_of(state.services.serving.ready(&name, &reference).await?))
+    Ok(ready_of(state.services.serving.ready(&caller.0, &name, &reference).await?))
 }
 
 /// Whether the deployed version is ready.
@@ -169,9 +178,13 @@ pub async fn model_version_ready(
         (status = 404, description = "No such model, or it is not deployed", body = OipErrorBody),
     ))]
 #[get("/v2/models/{name}/ready")]
-pub async fn model_ready(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, OipError> {
+pub async fn model_ready(
+    state: web::Data<AppState>,
+    caller: Predictor,
+    path: web::Path<String>,
+) -> Result<HttpResponse, OipError> {
     let (name, reference) = reference(&path, None)?;
-    Ok(ready_of(state.services.serving.ready(&name, &reference).await?))
+    Ok(ready_of(state.services.serving.ready(&caller.0, &name, &reference).await?))
 }
 
 fn ready_of(servable: ServableVersion) -> HttpResponse {
@@ -198,13 +211,14 @@ fn ready_of(servable: ServableVersion) -> HttpResponse {
 #[post("/v2/models/{name}/versions/{version}/infer")]
 pub async fn infer_version(
     state: web::Data<AppState>,
+    caller: Predictor,
     request: HttpRequest,
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, OipError> {
     let (name, reference) = reference(&path.0, Some(&path.1))?;
     let body = read_body(&request, payload, state.limits.max_predict_bytes).await?;
-    infer(&state, &request, &name, &reference, &body).await
+    infer(&state, &caller.0, &request, &name, &reference, &body).await
 }
 
 /// Inference on the deployed version (or its canary, for the canary's share of requests).
@@ -222,17 +236,19 @@ pub async fn infer_version(
 #[post("/v2/models/{name}/infer")]
 pub async fn infer_deployed(
     state: web::Data<AppState>,
+    caller: Predictor,
     request: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, OipError> {
     let (name, reference) = reference(&path, None)?;
     let body = read_body(&request, payload, state.limits.max_predict_bytes).await?;
-    infer(&state, &request, &name, &reference, &body).await
+    infer(&state, &caller.0, &request, &name, &reference, &body).await
 }
 
 async fn infer(
     state: &AppState,
+    actor: &Actor,
     request: &HttpRequest,
     name: &ModelName,
     reference: &Reference,
@@ -251,7 +267,7 @@ async fn infer(
     let prediction = state
         .services
         .serving
-        .predict(name, reference, |signature| {
+        .predict(actor, name, reference, |signature| {
             let mut decoded = tensors::decode_oip_request(body, header_length, signature)?;
             Ok((std::mem::take(&mut decoded.inputs), decoded))
         })

@@ -1,8 +1,9 @@
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, post, web};
 use depot_domain::ModelName;
 use depot_serialization::tensors;
-use depot_service::Reference;
+use depot_service::{Actor, Reference};
 
+use crate::auth::Predictor;
 use crate::error::{ApiError, ErrorBody};
 use crate::request::{model_name, read_body, version_ref};
 use crate::state::AppState;
@@ -36,13 +37,14 @@ pub const SERVED_BY_HEADER: &str = "depot-served-by";
 #[post("/v1/models/{name}/versions/{version}/predict")]
 pub async fn predict_version(
     state: web::Data<AppState>,
+    caller: Predictor,
     request: HttpRequest,
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (name, reference) = (model_name(&path.0)?, version_ref(&path.1)?);
     let body = read_body(&request, payload, state.limits.max_predict_bytes).await?;
-    predict(&state, &request, &name, &Reference::Version(reference), &body).await
+    predict(&state, &caller.0, &request, &name, &Reference::Version(reference), &body).await
 }
 
 /// Predict with the deployed version (or its canary, for the canary's share of requests).
@@ -60,17 +62,19 @@ pub async fn predict_version(
 #[post("/v1/models/{name}/predict")]
 pub async fn predict_deployed(
     state: web::Data<AppState>,
+    caller: Predictor,
     request: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
     let body = read_body(&request, payload, state.limits.max_predict_bytes).await?;
-    predict(&state, &request, &name, &Reference::Deployed, &body).await
+    predict(&state, &caller.0, &request, &name, &Reference::Deployed, &body).await
 }
 
 async fn predict(
     state: &AppState,
+    actor: &Actor,
     request: &HttpRequest,
     name: &ModelName,
     reference: &Reference,
@@ -79,7 +83,7 @@ async fn predict(
     let prediction = state
         .services
         .serving
-        .predict(name, reference, |signature| Ok((tensors::decode_simple_inputs(body, signature)?, ())))
+        .predict(actor, name, reference, |signature| Ok((tensors::decode_simple_inputs(body, signature)?, ())))
         .await?;
     let mut out = Vec::with_capacity(256);
     tensors::write_simple_response(&mut out, prediction.model.as_str(), prediction.version.get(), &prediction.outputs);

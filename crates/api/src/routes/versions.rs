@@ -4,8 +4,9 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use depot_domain::{BatchPolicy, ModelName, VersionMetadata, VersionNumber};
 use depot_service::{SortOrder, VersionUpdate, page_request};
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::request::{change_of, declared_length, model_name, version_number};
+use crate::request::{declared_length, model_name, reason, version_number};
 use crate::state::AppState;
 use crate::upload::register_version;
 use crate::views::{ArtifactBytes, ListVersionsQuery, Order, UpdateVersion, UploadForm, VersionList, VersionView};
@@ -18,7 +19,7 @@ use crate::views::{ArtifactBytes, ListVersionsQuery, Order, UpdateVersion, Uploa
 #[utoipa::path(post, path = "/v1/models/{name}/versions", tag = "versions", operation_id = "create_version",
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     params(("name" = String, Path, description = "Model name"),
-           ("x-depot-actor" = Option<String>, Header, description = "Who makes the change (audit log)")),
+           ("x-depot-reason" = Option<String>, Header, description = "Why (audit log)")),
     responses(
         (status = 201, description = "Registered", body = VersionView),
         (status = 400, description = "Invalid form, metadata, tags or digest mismatch", body = ErrorBody),
@@ -30,12 +31,13 @@ use crate::views::{ArtifactBytes, ListVersionsQuery, Order, UpdateVersion, Uploa
 #[post("/v1/models/{name}/versions")]
 pub async fn create_version(
     state: web::Data<AppState>,
+    caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
     form: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
-    let change = change_of(&request)?;
+    let actor = caller.with_reason(reason(&request, None)?);
     if let Some(length) = declared_length(&request)
         && length > state.limits.max_artifact_bytes.saturating_add(VersionMetadata::MAX_JSON_BYTES as u64 + 64 * 1024)
     {
@@ -44,7 +46,7 @@ pub async fn create_version(
             format!("the upload is {length} bytes; artifacts are limited to {} bytes", state.limits.max_artifact_bytes),
         ));
     }
-    let version = register_version(&state.services.registry, &name, change, form).await?;
+    let version = register_version(&state.services.registry, &actor, &name, form).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/models/{}/versions/{}", version.model, version.version)))
         .json(VersionView::from(version)))
@@ -61,6 +63,7 @@ pub async fn create_version(
 #[get("/v1/models/{name}/versions")]
 pub async fn list_versions(
     state: web::Data<AppState>,
+    caller: Caller,
     path: web::Path<String>,
     query: web::Query<ListVersionsQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -70,7 +73,11 @@ pub async fn list_versions(
         Order::Asc => SortOrder::Asc,
         Order::Desc => SortOrder::Desc,
     };
-    let page = state.services.registry.list_versions(&name, order, &page_request(query.limit, query.cursor)?).await?;
+    let page = state
+        .services
+        .registry
+        .list_versions(&caller.0, &name, order, &page_request(query.limit, query.cursor)?)
+        .await?;
     Ok(HttpResponse::Ok().json(VersionList {
         versions: page.items.into_iter().map(Into::into).collect(),
         next_cursor: page.next_cursor,
@@ -92,10 +99,11 @@ fn model_and_version(path: &(String, String)) -> Result<(ModelName, VersionNumbe
 #[get("/v1/models/{name}/versions/{version}")]
 pub async fn get_version(
     state: web::Data<AppState>,
+    caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, number) = model_and_version(&path)?;
-    let version = state.services.registry.get_version(&name, number).await?;
+    let version = state.services.registry.get_version(&caller.0, &name, number).await?;
     Ok(HttpResponse::Ok().json(VersionView::from(version)))
 }
 
@@ -103,7 +111,7 @@ pub async fn get_version(
 #[utoipa::path(patch, path = "/v1/models/{name}/versions/{version}", tag = "versions", operation_id = "update_version",
     request_body = UpdateVersion,
     params(("name" = String, Path, description = "Model name"), ("version" = u32, Path, description = "Version number"),
-           ("x-depot-actor" = Option<String>, Header, description = "Who makes the change (audit log)")),
+           ("x-depot-reason" = Option<String>, Header, description = "Why (audit log)")),
     responses(
         (status = 200, description = "The updated version", body = VersionView),
         (status = 400, description = "Invalid name, version, tags, metadata or batching", body = ErrorBody),
@@ -112,6 +120,7 @@ pub async fn get_version(
 #[patch("/v1/models/{name}/versions/{version}")]
 pub async fn update_version(
     state: web::Data<AppState>,
+    caller: Caller,
     request: HttpRequest,
     path: web::Path<(String, String)>,
     body: web::Json<UpdateVersion>,
@@ -124,7 +133,11 @@ pub async fn update_version(
         metadata: body.metadata.map(VersionMetadata::from),
         batching: body.batching.map(|b| b.map(BatchPolicy::from)),
     };
-    let version = state.services.registry.update_version(&name, number, update, &change_of(&request)?).await?;
+    let version = state
+        .services
+        .registry
+        .update_version(&caller.with_reason(reason(&request, None)?), &name, number, update)
+        .await?;
     Ok(HttpResponse::Ok().json(VersionView::from(version)))
 }
 
@@ -132,7 +145,6 @@ pub async fn update_version(
 /// digest. The version number is never reused.
 #[utoipa::path(delete, path = "/v1/models/{name}/versions/{version}", tag = "versions", operation_id = "delete_version",
     params(("name" = String, Path, description = "Model name"), ("version" = u32, Path, description = "Version number"),
-           ("x-depot-actor" = Option<String>, Header, description = "Who makes the change (audit log)"),
            ("x-depot-reason" = Option<String>, Header, description = "Why (audit log)")),
     responses(
         (status = 204, description = "Deleted"),
@@ -143,11 +155,12 @@ pub async fn update_version(
 #[delete("/v1/models/{name}/versions/{version}")]
 pub async fn delete_version(
     state: web::Data<AppState>,
+    caller: Caller,
     request: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, number) = model_and_version(&path)?;
-    state.services.registry.delete_version(&name, number, &change_of(&request)?).await?;
+    state.services.registry.delete_version(&caller.with_reason(reason(&request, None)?), &name, number).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -167,6 +180,7 @@ pub async fn delete_version(
 #[get("/v1/models/{name}/versions/{version}/artifact")]
 pub async fn download_artifact(
     state: web::Data<AppState>,
+    caller: Caller,
     request: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
@@ -179,8 +193,11 @@ pub async fn download_artifact(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
     };
-    let artifact =
-        state.services.registry.artifact(&name, number, |version| known(&version.digest.to_string())).await?;
+    let artifact = state
+        .services
+        .registry
+        .artifact(&caller.0, &name, number, |version| known(&version.digest.to_string()))
+        .await?;
     let etag = header::ETag(EntityTag::new_strong(artifact.version.digest.to_string()));
     let file_name = artifact.file_name();
     let Some((size, stream)) = artifact.content else {

@@ -7,9 +7,23 @@ use std::process::{Child, ChildStderr, Command, Stdio};
 pub struct Server {
     child: Child,
     pub base: String,
+    token_file: PathBuf,
 }
 
 impl Server {
+    /// The admin token the first server on a database wrote (`Authorization: Bearer` value).
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(&self.token_file).expect("the first start writes an admin token").trim().to_owned()
+    }
+
+    /// A client that sends the admin token with every request.
+    pub fn admin_client(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let value = format!("Bearer {}", self.admin_token());
+        headers.insert(reqwest::header::AUTHORIZATION, value.parse().expect("header value"));
+        reqwest::Client::builder().default_headers(headers).build().expect("client")
+    }
+
     /// The server's standard error, when it was started with `logs`.
     #[allow(dead_code, reason = "each test binary compiles this module; not every one reads the logs")]
     pub fn stderr(&mut self) -> Option<ChildStderr> {
@@ -39,6 +53,7 @@ pub fn start(database_url: &str, storage: &std::path::Path, env: &[(&str, &str)]
     let library = std::env::var_os("DEPOT_ORT_LIBRARY")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join(".depot/lib/libonnxruntime.so.1.31.0"));
+    let token_file = storage.join("admin-token");
     let mut command = Command::new(env!("CARGO_BIN_EXE_depot"));
     command
         .arg("serve")
@@ -47,6 +62,7 @@ pub fn start(database_url: &str, storage: &std::path::Path, env: &[(&str, &str)]
         .env("DEPOT_DATABASE__URL", database_url)
         .env("DEPOT_STORAGE__URL", storage)
         .env("DEPOT_RUNTIME__LIBRARY_PATH", library)
+        .env("DEPOT_AUTH__BOOTSTRAP_TOKEN_FILE", &token_file)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(if logs { Stdio::piped() } else { Stdio::inherit() });
@@ -62,5 +78,5 @@ pub fn start(database_url: &str, storage: &std::path::Path, env: &[(&str, &str)]
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_owned();
-    Server { child, base }
+    Server { child, base, token_file }
 }

@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorCode};
 #[derive(Debug)]
 pub enum Outcome<T> {
     Done(T),
-    Proposed(PendingChange),
+    Proposed(Box<PendingChange>),
 }
 
 fn not_found(id: i64) -> Error {
@@ -54,9 +54,7 @@ impl Registry {
         if let Some(state) = &filter.state
             && !["pending", "approved", "rejected", "expired"].contains(&state.as_str())
         {
-            return Err(Error::invalid(format!(
-                "state must be pending, approved, rejected or expired, not {state:?}"
-            )));
+            return Err(Error::invalid(format!("state must be pending, approved, rejected or expired, not {state:?}")));
         }
         let filter = PendingFilter { visible: actor.visible(Permission::Read), ..filter };
         Ok(self.catalog.list_pending(&filter, page).await?)

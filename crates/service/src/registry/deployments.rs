@@ -152,9 +152,11 @@ impl Registry {
     pub async fn promote_canary(&self, actor: &Actor, name: &ModelName) -> Result<Outcome<Deployment>, Error> {
         actor.require(Permission::Deploy, name)?;
         if self.deployment_needs_approval(name).await? {
-            let canary = self.current_deployment(name).await?.canary.ok_or_else(|| {
-                Error::new(ErrorCode::CanaryNotFound, format!("model '{name}' has no canary"))
-            })?;
+            let canary = self
+                .current_deployment(name)
+                .await?
+                .canary
+                .ok_or_else(|| Error::new(ErrorCode::CanaryNotFound, format!("model '{name}' has no canary")))?;
             return self.propose(actor, name, ChangeKind::PromoteCanary, Some(canary.version), None, None).await;
         }
         self.apply_promote(name, None, &actor.change()).await.map(Outcome::Done)
@@ -297,7 +299,7 @@ impl Registry {
         let pending = self.catalog.propose(name, &proposal, &actor.change()).await?;
         tracing::info!(model.name = %name, approval.id = pending.id, approval.kind = kind.as_str(),
             actor = %actor.principal(), "change proposed; it waits for approval");
-        Ok(Outcome::Proposed(pending))
+        Ok(Outcome::Proposed(Box::new(pending)))
     }
 
     /// This replica switches at once; the others follow the notification.

@@ -7,8 +7,7 @@ mod deployments;
 mod upload;
 
 use depot_catalog::{
-    AuditEntry, Catalog, Model, ModelFilter, ModelPatch, NewModel, Page, PageRequest, SortOrder, Version,
-    VersionPatch,
+    AuditEntry, Catalog, Model, ModelFilter, ModelPatch, NewModel, Page, PageRequest, SortOrder, Version, VersionPatch,
 };
 use depot_domain::{ArtifactFormat, BatchPolicy, ModelName, Permission, Tags, VersionMetadata, VersionNumber};
 use depot_serialization::InspectLimits;
@@ -108,7 +107,12 @@ impl Registry {
     }
 
     /// The models the actor may read.
-    pub async fn list_models(&self, actor: &Actor, filter: &ModelFilter, page: &PageRequest) -> Result<Page<Model>, Error> {
+    pub async fn list_models(
+        &self,
+        actor: &Actor,
+        filter: &ModelFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Model>, Error> {
         let filter = ModelFilter { visible: actor.visible(Permission::Read), ..filter.clone() };
         Ok(self.catalog.list_models(&filter, page).await?)
     }

@@ -104,7 +104,12 @@ impl Serving {
     }
 
     /// Loads (and warms) the version a reference names, when it is not loaded yet.
-    pub async fn ready(&self, actor: &Actor, model: &ModelName, reference: &Reference) -> Result<ServableVersion, Error> {
+    pub async fn ready(
+        &self,
+        actor: &Actor,
+        model: &ModelName,
+        reference: &Reference,
+    ) -> Result<ServableVersion, Error> {
         actor.require(Permission::Predict, model)?;
         let resolved = self.resolve(model, reference).await?;
         let signature = resolved.servable_signature()?;

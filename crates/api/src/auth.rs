@@ -1,0 +1,99 @@
+//! Who a request is from: the `Caller` extractors authenticate the bearer token (through
+//! [`depot_service::Auth`]) before a handler runs, so an upload is refused before a byte is
+//! read. What the caller may do is checked by the use cases, not here.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{AUTHORIZATION, HeaderValue};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use depot_service::{Actor, Credentials};
+
+use crate::error::ApiError;
+use crate::request::ACTOR_HEADER;
+use crate::routes::oip::OipError;
+use crate::state::AppState;
+
+/// The caller of a registry route (any route but predictions and health).
+#[derive(Debug)]
+pub struct Caller(pub Actor);
+
+/// The caller of a prediction route (which may not need a token, by configuration).
+#[derive(Debug)]
+pub struct Predictor(pub Actor);
+
+impl Caller {
+    /// The actor, with why it acts (recorded with a change).
+    pub fn with_reason(self, reason: Option<String>) -> Actor {
+        self.0.with_reason(reason)
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header. Any other header is as good as
+/// none (a 401 that asks for a bearer token).
+fn bearer(value: &HeaderValue) -> Option<&str> {
+    let text = value.to_str().ok()?.trim();
+    let (scheme, token) = text.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+async fn authenticate(request: HttpRequest, predicting: bool) -> Result<Actor, actix_web::Error> {
+    let error = |e: depot_service::Error| -> actix_web::Error {
+        if request.path().starts_with("/v2") { OipError(ApiError(e)).into() } else { ApiError(e).into() }
+    };
+    let Some(state) = request.app_data::<web::Data<AppState>>().cloned() else {
+        return Err(error(depot_service::Error::new(depot_service::ErrorCode::Internal, "internal error")));
+    };
+    let headers = request.headers();
+    let credentials = Credentials {
+        bearer: headers.get(AUTHORIZATION).and_then(bearer),
+        peer: request.peer_addr().map(|a| a.ip()),
+        claimed_actor: headers.get(ACTOR_HEADER).and_then(|v| v.to_str().ok()).map(str::trim),
+        predicting,
+    };
+    let actor = state.services.auth.authenticate(credentials).await.map_err(error)?;
+    // Only an INFO line reads it: no allocation for it otherwise.
+    if tracing::enabled!(tracing::Level::INFO) {
+        request.extensions_mut().insert(Authenticated(actor.principal().to_owned()));
+    }
+    Ok(actor)
+}
+
+/// The principal a request was authenticated as, for its log line.
+#[derive(Debug, Clone)]
+pub(crate) struct Authenticated(pub String);
+
+impl FromRequest for Caller {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let request = request.clone();
+        Box::pin(async move { authenticate(request, false).await.map(Caller) })
+    }
+}
+
+impl FromRequest for Predictor {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let request = request.clone();
+        Box::pin(async move { authenticate(request, true).await.map(Predictor) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_bearer_credentials_are_read() {
+        let value = |s: &'static str| HeaderValue::from_static(s);
+        assert_eq!(bearer(&value("Bearer depot_x")), Some("depot_x"));
+        assert_eq!(bearer(&value("bearer   depot_x ")), Some("depot_x"));
+        assert_eq!(bearer(&value("Basic dXNlcjpwYXNz")), None);
+        assert_eq!(bearer(&value("depot_x")), None);
+    }
+}
