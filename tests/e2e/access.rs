@@ -256,7 +256,14 @@ async fn tokens_are_shown_once_stored_as_hashes_and_managed_by_admins() {
         assert_error(response, 401, "unauthenticated").await;
     }
     let ci = client_with(&token);
+    assert!(one["last_used_at"].is_null(), "{one}");
     assert_eq!(get(&ci, &app, "/v1/whoami").await.1["principal"], "ci-pipeline");
+    // Its use is noted (off the request's path, so shortly after).
+    let since = Instant::now();
+    while get(&app.client, &app, &format!("/v1/tokens/{}", id_of(&token))).await.1["last_used_at"].is_null() {
+        assert!(since.elapsed() < Duration::from_secs(3), "last_used_at was never written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // A principal lists its own tokens, never others'; it cannot create any without admin.
     let (_, own) = get(&ci, &app, "/v1/tokens").await;

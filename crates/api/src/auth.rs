@@ -2,13 +2,12 @@
 //! [`depot_service::Auth`]) before a handler runs, so an upload is refused before a byte is
 //! read. What the caller may do is checked by the use cases, not here.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use depot_service::{Actor, Credentials};
+use futures::TryFutureExt;
+use futures::future::{Either, LocalBoxFuture, Ready, ready};
 
 use crate::error::ApiError;
 use crate::request::ACTOR_HEADER;
@@ -38,12 +37,15 @@ fn bearer(value: &HeaderValue) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-async fn authenticate(request: HttpRequest, predicting: bool) -> Result<Actor, actix_web::Error> {
-    let error = |e: depot_service::Error| -> actix_web::Error {
+/// Authenticates a request: at once when the token is in this replica's cache (no
+/// allocation for the future), else after reading it from the database.
+fn authenticate(request: &HttpRequest, predicting: bool) -> Authentication {
+    let as_response = |request: &HttpRequest, e: depot_service::Error| -> actix_web::Error {
         if request.path().starts_with("/v2") { OipError(ApiError(e)).into() } else { ApiError(e).into() }
     };
     let Some(state) = request.app_data::<web::Data<AppState>>().cloned() else {
-        return Err(error(depot_service::Error::new(depot_service::ErrorCode::Internal, "internal error")));
+        let error = depot_service::Error::new(depot_service::ErrorCode::Internal, "internal error");
+        return Either::Left(ready(Err(as_response(request, error))));
     };
     let headers = request.headers();
     let credentials = Credentials {
@@ -52,12 +54,35 @@ async fn authenticate(request: HttpRequest, predicting: bool) -> Result<Actor, a
         claimed_actor: headers.get(ACTOR_HEADER).and_then(|v| v.to_str().ok()).map(str::trim),
         predicting,
     };
-    let actor = state.services.auth.authenticate(credentials).await.map_err(error)?;
-    // Only an INFO line reads it: no allocation for it otherwise.
-    if tracing::enabled!(tracing::Level::INFO) {
+    if let Some(answer) = state.services.auth.authenticate_now(&credentials) {
+        return Either::Left(ready(answered(request, answer).map_err(|e| as_response(request, e))));
+    }
+    let request = request.clone();
+    Either::Right(Box::pin(async move {
+        let headers = request.headers();
+        let credentials = Credentials {
+            bearer: headers.get(AUTHORIZATION).and_then(bearer),
+            peer: request.peer_addr().map(|a| a.ip()),
+            claimed_actor: headers.get(ACTOR_HEADER).and_then(|v| v.to_str().ok()).map(str::trim),
+            predicting,
+        };
+        let answer = state.services.auth.authenticate(credentials).await;
+        answered(&request, answer).map_err(|e| as_response(&request, e))
+    }))
+}
+
+type Authentication =
+    Either<Ready<Result<Actor, actix_web::Error>>, LocalBoxFuture<'static, Result<Actor, actix_web::Error>>>;
+
+/// Notes who the request is from for its log line (only an INFO line reads it: no allocation
+/// for it otherwise).
+fn answered(request: &HttpRequest, answer: Result<Actor, depot_service::Error>) -> Result<Actor, depot_service::Error> {
+    if let Ok(actor) = &answer
+        && tracing::enabled!(tracing::Level::INFO)
+    {
         request.extensions_mut().insert(Authenticated(actor.principal().to_owned()));
     }
-    Ok(actor)
+    answer
 }
 
 /// The principal a request was authenticated as, for its log line.
@@ -66,21 +91,19 @@ pub(crate) struct Authenticated(pub String);
 
 impl FromRequest for Caller {
     type Error = actix_web::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    type Future = futures::future::MapOk<Authentication, fn(Actor) -> Caller>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let request = request.clone();
-        Box::pin(async move { authenticate(request, false).await.map(Caller) })
+        authenticate(request, false).map_ok(Caller as fn(Actor) -> Caller)
     }
 }
 
 impl FromRequest for Predictor {
     type Error = actix_web::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    type Future = futures::future::MapOk<Authentication, fn(Actor) -> Predictor>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let request = request.clone();
-        Box::pin(async move { authenticate(request, true).await.map(Predictor) })
+        authenticate(request, true).map_ok(Predictor as fn(Actor) -> Predictor)
     }
 }
 

@@ -24,6 +24,27 @@ pub use depot_service::{AuthConfig, AuthMode};
 pub use settings::{Limits, ServerSettings, ServingSettings, Settings};
 pub use startup::Application;
 
+/// Creates an admin token (the admin role on every model) for `principal` directly in the
+/// database, for an operator locked out of the API (every admin token lost or revoked). The
+/// audit log records it as made by `depot-cli`. Returns the token's text.
+pub async fn create_admin_token(settings: &Settings, principal: &str, name: &str) -> anyhow::Result<String> {
+    use depot_domain::{Grant, ModelPattern, Principal, Role};
+    use depot_service::{Actor, Auth, Catalog, TokenRequest};
+    let principal = Principal::parse(principal)?;
+    let catalog =
+        Catalog::connect(&settings.database).await.map_err(|e| anyhow::anyhow!(depot_service::error_chain(&e)))?;
+    let auth = Auth::new(catalog.clone(), settings.auth.clone());
+    let request = TokenRequest {
+        name: name.to_owned(),
+        principal,
+        grants: vec![Grant::new(Role::Admin, ModelPattern::any())],
+        expires_at: None,
+    };
+    let created = auth.create_token(&Actor::system("depot-cli"), request).await;
+    catalog.close().await;
+    Ok(created.map_err(|e| anyhow::anyhow!(e.chain()))?.text)
+}
+
 /// Creates the database if missing and applies pending migrations, then exits.
 pub async fn migrate(config: &depot_service::DatabaseConfig) -> anyhow::Result<()> {
     depot_service::migrate(config).await.map_err(|e| anyhow::anyhow!(e.chain()))

@@ -38,6 +38,16 @@ enum Command {
     Migrate,
     /// Print the effective configuration, secrets redacted.
     Config,
+    /// Create an admin token (the admin role on every model) directly in the database and print
+    /// it: for an operator locked out of the API. Recorded in the audit log as made by depot-cli.
+    AdminToken {
+        /// The principal the token acts as.
+        #[arg(long, default_value = "admin")]
+        principal: String,
+        /// The token's name (unique among the principal's live tokens).
+        #[arg(long, default_value = "recovery")]
+        name: String,
+    },
     /// Print the OpenAPI document, or write it to a file.
     Openapi {
         /// Write to this file instead of standard output.
@@ -106,6 +116,11 @@ async fn main() -> anyhow::Result<()> {
             let settings = validated(load_settings(cli.config.as_ref())?)?;
             depot_api::migrate(&settings.database).await?;
             println!("database is up to date");
+        }
+        Command::AdminToken { principal, name } => {
+            let settings = validated(load_settings(cli.config.as_ref())?)?;
+            let token = depot_api::create_admin_token(&settings, &principal, &name).await?;
+            println!("{token}");
         }
         Command::Config => {
             let settings = validated(load_settings(cli.config.as_ref())?)?;

@@ -66,3 +66,35 @@ async fn token_text_never_reaches_the_log() {
     assert_eq!(reasons, ["wrong_secret", "revoked"], "{failures:#?}");
     assert!(failures.iter().all(|l| l["auth.token"] == id.as_str()), "failed attempts name the token's id");
 }
+
+/// An operator locked out of the API makes an admin token from the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_token_makes_a_working_token_from_the_database() {
+    let storage = tempfile::tempdir().expect("tempdir");
+    let database = database_url();
+    let server = start(&database, storage.path(), &[], false);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_depot"))
+        .args(["admin-token", "--principal", "ops"])
+        .env("DEPOT_DATABASE__URL", &database)
+        .output()
+        .expect("run depot admin-token");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let token = String::from_utf8(output.stdout).expect("utf-8").trim().to_owned();
+    let me: Value = reqwest::Client::new()
+        .get(format!("{}/v1/whoami", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("whoami")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me["principal"], "ops");
+    assert_eq!(me["grants"], json!([{"role": "admin", "models": "*"}]));
+    let (_, audit) = {
+        let response = server.admin_client().get(format!("{}/v1/audit", server.base)).send().await.expect("audit");
+        (response.status(), response.json::<Value>().await.expect("json"))
+    };
+    assert_eq!(audit["entries"][0]["action"], "token.create");
+    assert_eq!(audit["entries"][0]["actor"], "depot-cli");
+}

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -80,19 +80,14 @@ pub struct Actor {
 }
 
 impl Actor {
-    /// Everyone, when authentication is off.
-    fn unrestricted(principal: &str) -> Self {
+    /// A system actor with every right (start-up tasks, the command line's recovery token).
+    pub fn system(principal: &str) -> Self {
         Self {
             principal: principal.into(),
             token: None,
             grants: Arc::new(Grants::single(Role::Admin, ModelPattern::any())),
             reason: None,
         }
-    }
-
-    /// A system actor with every right (start-up tasks, tests of the use cases).
-    pub fn system(principal: &str) -> Self {
-        Self::unrestricted(principal)
     }
 
     pub fn principal(&self) -> &str {
@@ -195,7 +190,9 @@ struct TokenEntry {
     principal: Arc<str>,
     id: Arc<str>,
     read_at: Instant,
-    touched_at: Mutex<Option<Instant>>,
+    /// When this replica last wrote the token's use: seconds since it started, plus one; 0
+    /// for never.
+    touched_at: AtomicU64,
 }
 
 /// The actor a presented secret makes of a token, or why it is refused (the reason for the
@@ -236,6 +233,11 @@ struct Inner {
     failures: Mutex<Failures>,
     /// Addresses over the limit now (a fast path skips the map while it is zero).
     blocked: AtomicUsize,
+    started: Instant,
+    /// Shared by the actors that are not a token's.
+    anonymous: Arc<str>,
+    everything: Arc<Grants>,
+    predict_anything: Arc<Grants>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -260,6 +262,10 @@ impl Auth {
                 tokens: RwLock::new(HashMap::new()),
                 failures: Mutex::new(Failures::default()),
                 blocked: AtomicUsize::new(0),
+                started: Instant::now(),
+                anonymous: "anonymous".into(),
+                everything: Arc::new(Grants::single(Role::Admin, ModelPattern::any())),
+                predict_anything: Arc::new(Grants::single(Role::Predictor, ModelPattern::any())),
             }),
         }
     }
@@ -275,74 +281,116 @@ impl Auth {
     /// Who the request is from. No token: 401, unless authentication is off or the request
     /// predicts and predictions need no token. A wrong, unknown, expired or revoked token: 401.
     pub async fn authenticate(&self, credentials: Credentials<'_>) -> Result<Actor, Error> {
+        match self.authenticate_now(&credentials) {
+            Some(answer) => answer,
+            None => self.authenticate_from_database(&credentials).await,
+        }
+    }
+
+    /// [`Auth::authenticate`] without waiting: the answer, unless it needs the database (a token
+    /// this replica has not read, or not within `token_cache_ms`). The hot path of every
+    /// request: a hash of the secret, a map lookup, and no allocation beyond the actor's.
+    pub fn authenticate_now(&self, credentials: &Credentials<'_>) -> Option<Result<Actor, Error>> {
         let config = &self.inner.config;
-        let trusted = credentials.peer.is_some_and(|p| config.trusted_proxies.contains(&p));
-        let claimed = match credentials.claimed_actor.filter(|_| trusted) {
-            Some(name) => {
-                Some(Principal::parse(name).map_err(|e| Error::new(ErrorCode::InvalidPrincipal, e.to_string()))?)
-            }
-            None => None,
-        };
         if config.mode == AuthMode::Off {
-            return Ok(Actor::unrestricted(claimed.as_ref().map_or("anonymous", Principal::as_str)));
+            return Some(self.claimed(credentials).map(|claimed| Actor {
+                principal: claimed.unwrap_or_else(|| self.inner.anonymous.clone()),
+                token: None,
+                grants: self.inner.everything.clone(),
+                reason: None,
+            }));
         }
         let Some(bearer) = credentials.bearer else {
             if credentials.predicting && !config.predict_requires_token {
-                return Ok(Actor {
-                    principal: "anonymous".into(),
+                return Some(Ok(Actor {
+                    principal: self.inner.anonymous.clone(),
                     token: None,
-                    grants: Arc::new(Grants::single(Role::Predictor, ModelPattern::any())),
+                    grants: self.inner.predict_anything.clone(),
                     reason: None,
-                });
+                }));
             }
-            return Err(unauthenticated("this route needs an API token: send 'Authorization: Bearer <token>'"));
+            return Some(Err(unauthenticated("this route needs an API token: send 'Authorization: Bearer <token>'")));
         };
-        self.check_not_blocked(credentials.peer)?;
-        let text = match TokenText::parse(bearer) {
-            Ok(text) => text,
-            Err(_) => {
-                return Err(self.failed(credentials.peer, None, "malformed", "the bearer token is not a Depot token"));
-            }
-        };
-        let mut actor = self.verify(&text, credentials.peer).await?;
-        if let Some(claimed) = claimed {
-            actor.principal = claimed.as_str().into();
+        if let Err(error) = self.check_not_blocked(credentials.peer) {
+            return Some(Err(error));
         }
+        let Ok(text) = TokenText::parse(bearer) else {
+            return Some(Err(self.failed(
+                credentials.peer,
+                None,
+                "malformed",
+                "the bearer token is not a Depot token",
+            )));
+        };
+        let now = Instant::now();
+        let entry = self.lookup(text.id)?;
+        if now.duration_since(entry.read_at) > Duration::from_millis(config.token_cache_ms) {
+            return None;
+        }
+        Some(self.admit(&entry, &text, credentials, now))
+    }
+
+    async fn authenticate_from_database(&self, credentials: &Credentials<'_>) -> Result<Actor, Error> {
+        let Some(Ok(text)) = credentials.bearer.map(TokenText::parse) else {
+            return Err(unauthenticated("the bearer token is not a Depot token"));
+        };
+        let stale = self.lookup(text.id);
+        let entry = match self.inner.catalog.find_token(text.id).await {
+            Ok(Some(record)) => self.store(record),
+            Ok(None) => {
+                return Err(self.failed(credentials.peer, Some(text.id), "unknown", "unknown or revoked token"));
+            }
+            Err(error) => match (error, stale) {
+                // The database is down: the copy read earlier still holds (no revocation can
+                // be committed meanwhile).
+                (CatalogError::Unavailable(_), Some(stale)) => stale,
+                (error, _) => return Err(error.into()),
+            },
+        };
+        self.admit(&entry, &text, credentials, Instant::now())
+    }
+
+    /// The actor a presented token makes of a cached one, or the 401 (counted and logged).
+    fn admit(
+        &self,
+        entry: &TokenEntry,
+        text: &TokenText<'_>,
+        credentials: &Credentials<'_>,
+        now: Instant,
+    ) -> Result<Actor, Error> {
+        let mut actor = check(entry, &text.secret_hash())
+            .map_err(|(reason, message)| self.failed(credentials.peer, Some(text.id), reason, message))?;
+        if let Some(claimed) = self.claimed(credentials)? {
+            actor.principal = claimed;
+        }
+        self.touch(entry, now);
         Ok(actor)
     }
 
-    async fn verify(&self, text: &TokenText<'_>, peer: Option<IpAddr>) -> Result<Actor, Error> {
-        let presented = text.secret_hash();
-        let ttl = Duration::from_millis(self.inner.config.token_cache_ms);
-        let now = Instant::now();
-        let cached = self.lookup(text.id);
-        let entry = match cached {
-            Some(entry) if now.duration_since(entry.read_at) <= ttl => entry,
-            stale => match self.inner.catalog.find_token(text.id).await {
-                Ok(Some(record)) => self.store(record),
-                Ok(None) => return Err(self.failed(peer, Some(text.id), "unknown", "unknown or revoked token")),
-                Err(error) => match (error, stale) {
-                    // The database is down: the copy read earlier still holds (no revocation
-                    // can be committed meanwhile).
-                    (CatalogError::Unavailable(_), Some(stale)) => stale,
-                    (error, _) => return Err(error.into()),
-                },
-            },
-        };
-        let actor =
-            check(&entry, &presented).map_err(|(reason, message)| self.failed(peer, Some(text.id), reason, message))?;
-        self.touch(&entry, now);
-        Ok(actor)
+    /// The person a trusted proxy names in `x-depot-actor`; `None` from anywhere else.
+    fn claimed(&self, credentials: &Credentials<'_>) -> Result<Option<Arc<str>>, Error> {
+        let proxies = &self.inner.config.trusted_proxies;
+        if proxies.is_empty() || !credentials.peer.is_some_and(|p| proxies.contains(&p)) {
+            return Ok(None);
+        }
+        let Some(name) = credentials.claimed_actor else { return Ok(None) };
+        let principal = Principal::parse(name).map_err(|e| Error::new(ErrorCode::InvalidPrincipal, e.to_string()))?;
+        Ok(Some(principal.as_str().into()))
     }
 
     /// Writes a token's last use, at most once a minute per token and replica, off the
     /// request's path.
     fn touch(&self, entry: &TokenEntry, now: Instant) {
-        let mut touched = entry.touched_at.lock().unwrap_or_else(|e| e.into_inner());
-        if touched.is_some_and(|t| now.duration_since(t) < TOUCH_EVERY) {
+        // Seconds since this replica started (+1, so that 0 means never): one atomic read per
+        // request, no lock.
+        let second = now.duration_since(self.inner.started).as_secs() + 1;
+        let last = entry.touched_at.load(Ordering::Relaxed);
+        if last != 0 && second < last + TOUCH_EVERY.as_secs() {
             return;
         }
-        *touched = Some(now);
+        if entry.touched_at.compare_exchange(last, second, Ordering::Relaxed, Ordering::Relaxed).is_err() {
+            return; // another request is writing it
+        }
         let catalog = self.inner.catalog.clone();
         let id = entry.record.id.clone();
         tokio::spawn(async move {
@@ -358,14 +406,14 @@ impl Auth {
 
     fn store(&self, record: TokenRecord) -> Arc<TokenEntry> {
         let mut tokens = self.inner.tokens.write().unwrap_or_else(|e| e.into_inner());
-        let touched_at = tokens.get(&record.id).and_then(|e| *e.touched_at.lock().unwrap_or_else(|e| e.into_inner()));
+        let touched_at = tokens.get(&record.id).map_or(0, |e| e.touched_at.load(Ordering::Relaxed));
         let entry = Arc::new(TokenEntry {
             grants: Arc::new(record.grants.clone()),
             principal: record.principal.as_str().into(),
             id: record.id.as_str().into(),
             record,
             read_at: Instant::now(),
-            touched_at: Mutex::new(touched_at),
+            touched_at: AtomicU64::new(touched_at),
         });
         tokens.insert(entry.record.id.clone(), entry.clone());
         entry
@@ -445,19 +493,36 @@ impl Auth {
         }
         let (text, new) = new_token(NewTokenParts {
             name: "bootstrap".to_owned(),
-            principal: Principal::parse("admin").expect("valid principal"),
+            principal: Principal::parse("admin").map_err(Error::internal)?,
             grants: Grants::single(Role::Admin, ModelPattern::any()),
             expires_at: None,
         })?;
-        let created = self.inner.catalog.create_first_token(&new, &Change::by("depot")).await?;
+        // The file is written first, under a name of its own, and renamed into place only once
+        // the token is stored: a start that cannot write it stores nothing, and replicas
+        // starting together (one of which stores the token) never overwrite each other's file.
+        let path = self.inner.config.bootstrap_token_file.clone();
+        let staged = path.with_file_name(format!(
+            ".{}.{}",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("admin-token"),
+            new.id
+        ));
+        let io_error = |e: std::io::Error, what: &str| {
+            Error::new(ErrorCode::Internal, "internal error")
+                .with_source(crate::error::Cause(format!("{what} the admin token file {}: {e}", path.display())))
+        };
+        write_private(&staged, &text).map_err(|e| io_error(e, "writing"))?;
+        let created = match self.inner.catalog.create_first_token(&new, &Change::by("depot")).await {
+            Ok(created) => created,
+            Err(error) => {
+                let _ = std::fs::remove_file(&staged);
+                return Err(error.into());
+            }
+        };
         if !created {
+            let _ = std::fs::remove_file(&staged);
             return Ok(None);
         }
-        let path = self.inner.config.bootstrap_token_file.clone();
-        write_private(&path, &text).map_err(|e| {
-            Error::new(ErrorCode::Internal, "internal error")
-                .with_source(crate::error::Cause(format!("writing the admin token to {}: {e}", path.display())))
-        })?;
+        std::fs::rename(&staged, &path).map_err(|e| io_error(e, "moving into place"))?;
         Ok(Some(path))
     }
 
@@ -570,7 +635,7 @@ fn new_token(parts: NewTokenParts) -> Result<(String, NewToken), Error> {
     Ok((text, new))
 }
 
-/// Writes `text` to a new file only its owner can read (replacing an older one).
+/// Writes `text` to a new file only its owner can read (replacing an older one of that name).
 fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     #[cfg(unix)]
