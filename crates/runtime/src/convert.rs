@@ -31,19 +31,26 @@ pub(crate) fn datatype_of(ty: TensorElementType) -> Option<DataType> {
 /// a NUL byte (ONNX Runtime fills string tensors from C strings).
 pub(crate) fn check_representable(inputs: &[NamedTensor]) -> Result<(), RuntimeError> {
     for input in inputs {
-        if let TensorData::Bytes(strings) = &input.tensor.data
-            && let Some(index) = strings.iter().position(|s| s.contains(&0))
-        {
+        let TensorData::Bytes(strings) = &input.tensor.data else { continue };
+        if let Some(index) = strings.iter().position(|s| s.contains(&0)) {
             return Err(RuntimeError::Unrepresentable {
                 name: input.name.clone(),
                 reason: format!("element {index} contains a NUL byte, which ONNX string tensors cannot hold"),
+            });
+        }
+        // ONNX Runtime hands string outputs back as UTF-8 only: text that is not UTF-8 would
+        // fail after the run (found by the Python client's tests as a 500).
+        if let Some(index) = strings.iter().position(|s| std::str::from_utf8(s).is_err()) {
+            return Err(RuntimeError::Unrepresentable {
+                name: input.name.clone(),
+                reason: format!("element {index} is not UTF-8 text, which ONNX string tensors hold"),
             });
         }
     }
     Ok(())
 }
 
-/// One string element, handed to ONNX Runtime as raw bytes (ONNX strings need not be UTF-8).
+/// One string element (checked UTF-8 by [`check_representable`]), handed to ONNX Runtime as bytes.
 #[derive(Debug, Clone)]
 struct OrtBytes(Vec<u8>);
 

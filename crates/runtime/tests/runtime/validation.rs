@@ -61,6 +61,11 @@ async fn strings_with_a_nul_byte_are_refused_before_the_run() {
     let err = model.infer(valid(&Expected::read("strings").signature, vec![text])).await.expect_err("NUL byte");
     assert!(matches!(&err, RuntimeError::Unrepresentable { name, .. } if name == "text"), "{err}");
     assert!(err.to_string().contains("element 1"), "{err}");
+    // Nor text that is not UTF-8 (ONNX Runtime returns string tensors as UTF-8 only).
+    let text = NamedTensor::new("text", Tensor::new(vec![1], TensorData::Bytes(vec![b"\xff".to_vec()])));
+    let err = model.infer(valid(&Expected::read("strings").signature, vec![text])).await.expect_err("not UTF-8");
+    assert!(matches!(&err, RuntimeError::Unrepresentable { name, .. } if name == "text"), "{err}");
+    assert!(err.to_string().contains("UTF-8"), "{err}");
     assert_eq!(model.stats().runs, 0);
 }
 
