@@ -37,6 +37,17 @@ fn bearer(value: &HeaderValue) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// What a request presents: its bearer token, its peer, and the actor a trusted proxy names.
+fn credentials(request: &HttpRequest, predicting: bool) -> Credentials<'_> {
+    let headers = request.headers();
+    Credentials {
+        bearer: headers.get(AUTHORIZATION).and_then(bearer),
+        peer: request.peer_addr().map(|a| a.ip()),
+        claimed_actor: headers.get(ACTOR_HEADER).and_then(|v| v.to_str().ok()).map(str::trim),
+        predicting,
+    }
+}
+
 /// Authenticates a request: at once when the token is in this replica's cache (no
 /// allocation for the future), else after reading it from the database.
 fn authenticate(request: &HttpRequest, predicting: bool) -> Authentication {
@@ -47,26 +58,12 @@ fn authenticate(request: &HttpRequest, predicting: bool) -> Authentication {
         let error = depot_service::Error::new(depot_service::ErrorCode::Internal, "internal error");
         return Either::Left(ready(Err(as_response(request, error))));
     };
-    let headers = request.headers();
-    let credentials = Credentials {
-        bearer: headers.get(AUTHORIZATION).and_then(bearer),
-        peer: request.peer_addr().map(|a| a.ip()),
-        claimed_actor: headers.get(ACTOR_HEADER).and_then(|v| v.to_str().ok()).map(str::trim),
-        predicting,
-    };
-    if let Some(answer) = state.services.auth.authenticate_now(&credentials) {
+    if let Some(answer) = state.services.auth.authenticate_now(&credentials(request, predicting)) {
         return Either::Left(ready(answered(request, answer).map_err(|e| as_response(request, e))));
     }
     let request = request.clone();
     Either::Right(Box::pin(async move {
-        let headers = request.headers();
-        let credentials = Credentials {
-            bearer: headers.get(AUTHORIZATION).and_then(bearer),
-            peer: request.peer_addr().map(|a| a.ip()),
-            claimed_actor: headers.get(ACTOR_HEADER).and_then(|v| v.to_str().ok()).map(str::trim),
-            predicting,
-        };
-        let answer = state.services.auth.authenticate(credentials).await;
+        let answer = state.services.auth.authenticate(credentials(&request, predicting)).await;
         answered(&request, answer).map_err(|e| as_response(&request, e))
     }))
 }
