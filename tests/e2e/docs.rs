@@ -9,7 +9,7 @@ async fn serves_the_committed_openapi_document_and_offline_docs() {
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.json")).expect("committed"),
     )
     .expect("committed document is JSON");
-    assert_eq!(served, committed, "run: cargo run -p depot -- openapi --output openapi/openapi.json");
+    assert_eq!(served, committed, "run: cargo run -p depot -- openapi --file openapi/openapi.json");
 
     let page = app.client.get(app.url("/docs/")).send().await.expect("docs");
     assert_eq!(page.status(), 200);

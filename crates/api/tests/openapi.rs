@@ -7,7 +7,7 @@ fn committed_openapi_document_is_up_to_date() {
     let generated = depot_api::openapi::document();
     assert!(
         committed == generated,
-        "openapi/openapi.json is stale; regenerate it with: cargo run -p depot -- openapi --output openapi/openapi.json"
+        "openapi/openapi.json is stale; regenerate it with: cargo run -p depot -- openapi --file openapi/openapi.json"
     );
 }
 

@@ -1,6 +1,8 @@
-//! The `depot` binary: the server and its administrative commands.
+//! The `depot` binary: the server, its administrative commands, and the client commands people
+//! and CI use against a server (`depot login`, `push`, `deploy`, ...; see [`client`]).
 //!
-//! Thin by design: it reads configuration, sets up logging and calls into `depot-api`.
+//! Thin by design: it reads configuration, sets up logging and calls into `depot-api`; the
+//! client commands speak to a server over its REST API.
 
 use std::path::PathBuf;
 
@@ -10,9 +12,13 @@ use depot_api::{Application, Settings};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 
+mod client;
 mod telemetry;
 
-/// Depot: model registry and deployment server.
+/// Depot: model registry and deployment server, and its command line.
+///
+/// Exit codes of the client commands: 0 done, 1 refused (4xx), 2 usage, 3 not found, 4
+/// conflict, 5 authentication or permission, 6 server error or unreachable.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
@@ -25,6 +31,9 @@ struct Cli {
     /// (default `info`).
     #[arg(long, env = "DEPOT_LOG_FORMAT", default_value = "text", global = true)]
     log_format: telemetry::LogFormat,
+
+    #[command(flatten)]
+    client: client::ClientOptions,
 
     #[command(subcommand)]
     command: Command,
@@ -51,9 +60,13 @@ enum Command {
     /// Print the OpenAPI document, or write it to a file.
     Openapi {
         /// Write to this file instead of standard output.
-        #[arg(long)]
-        output: Option<PathBuf>,
+        #[arg(long = "file", short = 'f', alias = "output-file")]
+        file: Option<PathBuf>,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    #[command(flatten)]
+    Client(client::ClientCommand),
 }
 
 fn load_settings(path: Option<&PathBuf>) -> anyhow::Result<Settings> {
@@ -69,7 +82,12 @@ fn load_settings(path: Option<&PathBuf>) -> anyhow::Result<Settings> {
     for (name, _) in std::env::vars() {
         let Some(key) = name.strip_prefix("DEPOT_") else { continue };
         let key = key.to_ascii_lowercase();
-        let tooling = matches!(key.as_str(), "config" | "log_format" | "ort_library") || key.starts_with("test_");
+        // The command line's own (DEPOT_URL, DEPOT_TOKEN, ...) and the test tooling's.
+        let tooling = matches!(
+            key.as_str(),
+            "config" | "log_format" | "ort_library" | "url" | "token" | "profile" | "config_dir" | "bin"
+        ) || key.starts_with("test_")
+            || key.starts_with("bench_");
         if !is_setting(&key) && !tooling {
             tracing::warn!(variable = %name, "ignoring an environment variable that names no setting (DEPOT_<SECTION>__<KEY>)");
         }
@@ -96,8 +114,17 @@ fn is_setting(key: &str) -> bool {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
+    match cli.command {
+        Command::Client(command) => return Ok(client::run(command, cli.client).await),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "depot", &mut std::io::stdout());
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     telemetry::init(cli.log_format);
     match cli.command {
         Command::Serve => {
@@ -126,15 +153,16 @@ async fn main() -> anyhow::Result<()> {
             let settings = validated(load_settings(cli.config.as_ref())?)?;
             println!("{settings:#?}");
         }
-        Command::Openapi { output } => {
+        Command::Openapi { file } => {
             let document = depot_api::openapi::document();
-            match output {
+            match file {
                 Some(path) => std::fs::write(&path, document).with_context(|| format!("writing {}", path.display()))?,
                 None => print!("{document}"),
             }
         }
+        Command::Completions { .. } | Command::Client(_) => unreachable!("handled above"),
     }
-    Ok(())
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ impl Server {
     }
 
     /// A client that sends the admin token with every request.
+    #[allow(dead_code, reason = "each test binary compiles this module; not every one uses it")]
     pub fn admin_client(&self) -> reqwest::Client {
         let mut headers = reqwest::header::HeaderMap::new();
         let value = format!("Bearer {}", self.admin_token());
