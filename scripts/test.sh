@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test against the real things: PostgreSQL (started if down), an S3-compatible
 # server (moto, started here on a free loopback port and stopped afterwards) and ONNX Runtime
-# (fetched from the onnxruntime wheel). Extra arguments go to `cargo test`.
+# (fetched from the onnxruntime wheel); then the Python client's tests (pytest) against the
+# `depot` binary those tests built. Extra arguments go to `cargo test`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -27,3 +28,5 @@ done
 export DEPOT_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
 
 cargo test --workspace --locked "$@"
+# The Python client (clients/python) against a real server: the debug binary just built.
+DEPOT_BIN="$root/target/debug/depot" clients/python/run-tests.sh
