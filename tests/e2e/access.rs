@@ -573,3 +573,34 @@ async fn pending_changes_expire_and_then_change_nothing() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_proxy_names_the_actor_and_its_token_decides_the_rights() {
+    let app =
+        TestApp::spawn_with(Backend::Local, |s| s.auth.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")]).await;
+    let proxy_token = app.token("sso-proxy", &[("pusher", "team-*")]).await;
+    let proxy = client_with(&proxy_token);
+    let created = proxy
+        .post(app.url("/v1/models"))
+        .header("x-depot-actor", "alice@example.com")
+        .json(&json!({"name": "team-a"}))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(created.status(), 201);
+    assert_eq!(created.json::<Value>().await.expect("json")["created_by"], "alice@example.com");
+    let (_, audit) = get(&app.client, &app, "/v1/audit?model=team-a").await;
+    assert_eq!(audit["entries"][0]["actor"], "alice@example.com");
+    assert_eq!(audit["entries"][0]["token"], id_of(&proxy_token));
+    // The proxy's grants still decide: no model outside team-*, whoever it names.
+    let outside = proxy
+        .post(app.url("/v1/models"))
+        .header("x-depot-actor", "admin")
+        .json(&json!({"name": "other"}))
+        .send()
+        .await
+        .expect("req");
+    assert_error(outside, 403, "forbidden").await;
+    let invalid = proxy.get(app.url("/v1/models")).header("x-depot-actor", "not a name").send().await.expect("req");
+    assert_error(invalid, 400, "invalid_principal").await;
+}

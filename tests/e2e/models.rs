@@ -148,3 +148,34 @@ async fn a_model_with_versions_is_deleted_only_with_cascade() {
     let (status, _) = app.get_json("/v1/models/other/versions/1").await;
     assert_eq!(status, 200);
 }
+
+/// PostgreSQL stores no NUL character in text or JSON: every field that is stored refuses one
+/// with a 400 that names it, and nothing is written (it used to be a 500, SQLSTATE 22P05).
+#[tokio::test]
+async fn text_the_database_cannot_store_is_refused_with_400() {
+    let app = TestApp::spawn(Backend::Local).await;
+    let nul = "a\u{0}b";
+    let created = app.client.post(app.url("/v1/models")).json(&json!({"name": "m", "description": nul})).send().await;
+    let body = assert_error(created.expect("req"), 400, "invalid_request").await;
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("description")), "{body}");
+    app.create_model("m").await;
+    let patch = app.client.patch(app.url("/v1/models/m")).json(&json!({"description": nul})).send().await;
+    assert_error(patch.expect("req"), 400, "invalid_request").await;
+
+    // In a version's metadata, at any depth, at upload and on update.
+    let metadata = json!({"metadata": {"parameters": {"layers": [{"name": nul}]}}});
+    let upload = app.upload("m", fixture_bytes("tiny.onnx"), Some(metadata)).await;
+    let body = assert_error(upload, 400, "invalid_request").await;
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("metadata.parameters.layers")), "{body}");
+    assert_eq!(app.version_rows().await, 0);
+    assert_eq!(app.upload("m", fixture_bytes("tiny.onnx"), Some(json!({"description": nul}))).await.status(), 400);
+    assert_eq!(app.upload("m", fixture_bytes("tiny.onnx"), None).await.status(), 201);
+    let update =
+        app.client.patch(app.url("/v1/models/m/versions/1")).json(&json!({"metadata": {"framework": nul}})).send();
+    assert_error(update.await.expect("req"), 400, "invalid_request").await;
+    // A reason, in the body or the header.
+    let deploy = app.client.put(app.url("/v1/models/m/deployment")).json(&json!({"version": 1, "reason": nul})).send();
+    assert_error(deploy.await.expect("req"), 400, "invalid_request").await;
+    let (_, deployment) = app.get_json("/v1/models/m/deployment").await;
+    assert_eq!(deployment["code"], "deployment_not_found", "nothing was deployed");
+}

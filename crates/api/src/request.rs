@@ -30,6 +30,9 @@ pub fn reason(request: &HttpRequest, body: Option<String>) -> Result<Option<Stri
     if reason.as_ref().is_some_and(|r| r.len() > MAX_REASON) {
         return Err(ApiError::invalid(format!("reason is longer than {MAX_REASON} characters")));
     }
+    if reason.as_ref().is_some_and(|r| r.contains('\0')) {
+        return Err(ApiError::invalid("reason contains a NUL character (\\u0000), which cannot be stored; remove it"));
+    }
     Ok(reason)
 }
 

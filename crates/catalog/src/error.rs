@@ -33,6 +33,8 @@ pub enum CatalogError {
     ApprovalClosed { id: i64 },
     #[error("cursor {cursor:?} is not one this listing returned")]
     InvalidCursor { cursor: String },
+    #[error("a text value contains a character the database cannot store (such as NUL, \\u0000); remove it")]
+    UnstorableText(#[source] sqlx::Error),
     #[error("a stored row is invalid: {reason}")]
     Corrupt { reason: String },
     #[error("the database is unavailable")]
@@ -49,6 +51,9 @@ impl From<sqlx::Error> for CatalogError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
                 Self::Unavailable(error)
             }
+            // Text the database refuses (NUL in TEXT or JSONB): the request's, whichever field
+            // a use case did not check itself.
+            error if matches!(sqlstate(&error).as_deref(), Some("22P05" | "22021")) => Self::UnstorableText(error),
             error => Self::Database(error),
         }
     }

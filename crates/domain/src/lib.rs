@@ -21,7 +21,7 @@ pub use batching::{BatchPolicy, BatchPolicyError};
 pub use digest::{Digest, DigestError, Sha256Hasher};
 pub use error_chain::error_chain;
 pub use format::ArtifactFormat;
-pub use metadata::{Lineage, MetadataError, VersionMetadata};
+pub use metadata::{Lineage, MetadataError, VersionMetadata, check_text};
 pub use name::{AliasName, ModelName, NameError, Tag, Tags, VersionNumber, VersionRef};
 pub use tensor::{DataType, Signature, TensorKind, TensorSpec};
 pub use tensor_data::{

@@ -10,6 +10,26 @@ pub enum MetadataError {
     TooLarge { limit: usize, actual: usize },
     #[error("{field} is {actual} characters long; at most {limit} are allowed")]
     FieldTooLong { field: &'static str, limit: usize, actual: usize },
+    #[error("{field} contains a NUL character (\\u0000), which cannot be stored; remove it")]
+    NulCharacter { field: String },
+}
+
+/// Refuses text PostgreSQL cannot store (a NUL character), naming the field.
+pub fn check_text(field: &str, value: &str) -> Result<(), MetadataError> {
+    if value.contains('\0') { Err(MetadataError::NulCharacter { field: field.to_owned() }) } else { Ok(()) }
+}
+
+/// [`check_text`] over every key and string of a JSON value.
+fn check_json(field: &str, value: &serde_json::Value) -> Result<(), MetadataError> {
+    match value {
+        serde_json::Value::String(s) => check_text(field, s),
+        serde_json::Value::Array(items) => items.iter().try_for_each(|v| check_json(field, v)),
+        serde_json::Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            check_text(field, k)?;
+            check_json(field, v)
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Where a version came from.
@@ -63,6 +83,14 @@ impl VersionMetadata {
             if let Some(v) = value.as_deref().filter(|v| v.len() > Self::MAX_FIELD_LEN) {
                 return Err(MetadataError::FieldTooLong { field, limit: Self::MAX_FIELD_LEN, actual: v.len() });
             }
+            check_text(&format!("metadata.{field}"), value.as_deref().unwrap_or(""))?;
+        }
+        for name in self.metrics.keys() {
+            check_text("metadata.metrics", name)?;
+        }
+        for (name, value) in &self.parameters {
+            check_text("metadata.parameters", name)?;
+            check_json(&format!("metadata.parameters.{}", name.replace('\0', "")), value)?;
         }
         let size = serde_json::to_vec(self).map(|v| v.len()).unwrap_or(usize::MAX);
         if size > Self::MAX_JSON_BYTES {
@@ -90,5 +118,15 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(big.validate(), Err(MetadataError::TooLarge { .. })));
+        // PostgreSQL stores no NUL in text or JSON: refused wherever it hides, naming the field.
+        let nul: VersionMetadata =
+            serde_json::from_str(r#"{"parameters":{"layers":[1,{"name":"a\u0000b"}]}}"#).expect("parses");
+        let error = nul.validate().expect_err("NUL in a nested parameter");
+        assert_eq!(error, MetadataError::NulCharacter { field: "metadata.parameters.layers".into() });
+        let nul = VersionMetadata {
+            lineage: Lineage { commit: Some("ab\0c".into()), ..Default::default() },
+            ..Default::default()
+        };
+        assert!(nul.validate().expect_err("NUL").to_string().contains("metadata.lineage.commit"));
     }
 }

@@ -184,6 +184,7 @@ impl From<CatalogError> for Error {
             CatalogError::TokenExists { .. } => Self::new(ErrorCode::TokenExists, message),
             CatalogError::ApprovalNotFound { .. } => Self::new(ErrorCode::ApprovalNotFound, message),
             CatalogError::ApprovalClosed { .. } => Self::new(ErrorCode::ApprovalClosed, message),
+            CatalogError::UnstorableText(_) => Self::new(ErrorCode::InvalidRequest, message),
             CatalogError::Unavailable(_) => Self::unavailable("the database", error),
             CatalogError::Corrupt { .. } | CatalogError::Database(_) | CatalogError::Migrate(_) => {
                 Self::internal(error)
@@ -265,7 +266,11 @@ impl From<NameError> for Error {
 
 impl From<MetadataError> for Error {
     fn from(error: MetadataError) -> Self {
-        Self::new(ErrorCode::InvalidMetadata, error.to_string())
+        let code = match error {
+            MetadataError::NulCharacter { .. } => ErrorCode::InvalidRequest,
+            _ => ErrorCode::InvalidMetadata,
+        };
+        Self::new(code, error.to_string())
     }
 }
 

@@ -103,6 +103,7 @@ impl Registry {
     /// Needs the pusher role on the new name.
     pub async fn create_model(&self, actor: &Actor, new: &NewModel) -> Result<Model, Error> {
         actor.require(Permission::Push, &new.name)?;
+        depot_domain::check_text("description", &new.description)?;
         Ok(self.catalog.create_model(new, &actor.change()).await?)
     }
 
@@ -124,6 +125,7 @@ impl Registry {
 
     pub async fn update_model(&self, actor: &Actor, name: &ModelName, patch: &ModelPatch) -> Result<Model, Error> {
         actor.require(Permission::Push, name)?;
+        depot_domain::check_text("description", patch.description.as_deref().unwrap_or(""))?;
         Ok(self.catalog.update_model(name, patch, &actor.change()).await?)
     }
 
@@ -179,6 +181,7 @@ impl Registry {
         update: VersionUpdate,
     ) -> Result<Version, Error> {
         actor.require(Permission::Push, name)?;
+        depot_domain::check_text("description", update.description.as_deref().unwrap_or(""))?;
         if let Some(metadata) = &update.metadata {
             metadata.validate()?;
         }

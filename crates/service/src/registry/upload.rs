@@ -46,6 +46,7 @@ struct CheckedDetails {
 impl UploadDetails {
     fn check(self) -> Result<CheckedDetails, Error> {
         self.metadata.validate()?;
+        depot_domain::check_text("description", &self.description)?;
         Ok(CheckedDetails {
             tags: Tags::parse(&self.tags)?,
             sha256: self.sha256.as_deref().map(Digest::parse).transpose()?,
