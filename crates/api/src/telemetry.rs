@@ -6,6 +6,11 @@
 //! `x-request-id`, else a new UUID, and sent back in the response's `x-request-id`), so the
 //! lines logged while it runs carry it too. With INFO off (`RUST_LOG=warn`), no span is built and
 //! only 5xx lines are written: the hot path then does no logging work.
+//!
+//! Trace context (W3C `traceparent`): an incoming trace is continued, else one is started; the
+//! request gets a span id of its own, its log line the `trace_id`, and the response a
+//! `traceparent` naming the trace and this request's span, so a prediction can be followed from
+//! the service that called it.
 
 use std::time::Instant;
 
@@ -23,6 +28,8 @@ use crate::routes::oip::OipError;
 
 /// The request id header, read and sent back.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The W3C trace context header, continued and sent back.
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const MAX_REQUEST_ID: usize = 64;
 
 /// The version that served a request, for its log line (set by the prediction handlers).
@@ -39,21 +46,28 @@ pub async fn log_request(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let id = request_id(request.request());
-    let span =
-        if tracing::enabled!(Level::INFO) { tracing::info_span!("request", request_id = %id) } else { Span::none() };
+    let trace = TraceContext::of(request.request());
+    let span = if tracing::enabled!(Level::INFO) {
+        tracing::info_span!("request", request_id = %id, trace_id = %trace.trace_id())
+    } else {
+        Span::none()
+    };
     let mut response = next.call(request).instrument(span.clone()).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
+    if let Ok(value) = HeaderValue::from_str(&trace.header()) {
+        response.headers_mut().insert(TRACEPARENT, value);
+    }
     let status = response.status();
     if status.is_server_error() || tracing::enabled!(Level::INFO) {
         let _entered = span.enter();
-        log_line(&response, &id, started);
+        log_line(&response, &id, &trace.trace_id(), started);
     }
     Ok(response)
 }
 
-fn log_line<B>(response: &ServiceResponse<B>, id: &str, started: Instant) {
+fn log_line<B>(response: &ServiceResponse<B>, id: &str, trace_id: &str, started: Instant) {
     let request = response.request();
     let status = response.status().as_u16();
     let duration_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -69,17 +83,17 @@ fn log_line<B>(response: &ServiceResponse<B>, id: &str, started: Instant) {
     let error = response.response().error().and_then(service_error);
     match error {
         Some(error) if status >= 500 => tracing::error!(
-            http.method = method, http.route = route, http.status = status, duration_ms, request_id = id,
+            http.method = method, http.route = route, http.status = status, duration_ms, request_id = id, trace_id,
             model.name = model, model.version = version, auth.principal = principal,
             error.code = error.code.as_str(), error.chain = %error.chain(), "request failed"
         ),
         Some(error) => tracing::info!(
-            http.method = method, http.route = route, http.status = status, duration_ms, request_id = id,
+            http.method = method, http.route = route, http.status = status, duration_ms, request_id = id, trace_id,
             model.name = model, model.version = version, auth.principal = principal,
             error.code = error.code.as_str(), error.message = %error.message, "request refused"
         ),
         None if status >= 500 => tracing::error!(
-            http.method = method, http.route = route, http.status = status, duration_ms, request_id = id,
+            http.method = method, http.route = route, http.status = status, duration_ms, request_id = id, trace_id,
             model.name = model, model.version = version, auth.principal = principal,
             error.chain = ?response.response().error().map(ToString::to_string), "request failed"
         ),
@@ -89,6 +103,7 @@ fn log_line<B>(response: &ServiceResponse<B>, id: &str, started: Instant) {
             http.status = status,
             duration_ms,
             request_id = id,
+            trace_id,
             model.name = model,
             model.version = version,
             auth.principal = principal,
@@ -106,6 +121,50 @@ fn path_param(request: &HttpRequest, name: &str) -> Option<String> {
     request.match_info().get(name).map(str::to_owned)
 }
 
+/// A request's place in a W3C trace: the trace (continued or new), this request's span, and
+/// the flags (sampled unless the caller said otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceContext {
+    trace_id: u128,
+    span_id: u64,
+    flags: u8,
+}
+
+impl TraceContext {
+    /// The incoming trace when `traceparent` is well-formed (version 00, non-zero ids), else a
+    /// new one; either way with a new span id for this request.
+    pub fn of(request: &HttpRequest) -> Self {
+        let random = uuid::Uuid::new_v4().as_u128();
+        let span_id = (random as u64) | 1;
+        match request.headers().get(&TRACEPARENT).and_then(|v| v.to_str().ok()).and_then(Self::parse) {
+            Some((trace_id, flags)) => Self { trace_id, span_id, flags },
+            None => Self { trace_id: uuid::Uuid::new_v4().as_u128(), span_id, flags: 1 },
+        }
+    }
+
+    /// The trace id and flags of a `traceparent` value (`00-<32 hex>-<16 hex>-<2 hex>`).
+    fn parse(value: &str) -> Option<(u128, u8)> {
+        let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let mut parts = value.trim().split('-');
+        let (version, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || version != "00" || !hex(trace, 32) || !hex(parent, 16) || !hex(flags, 2) {
+            return None;
+        }
+        let trace_id = u128::from_str_radix(trace, 16).ok().filter(|t| *t != 0)?;
+        u64::from_str_radix(parent, 16).ok().filter(|p| *p != 0)?;
+        Some((trace_id, u8::from_str_radix(flags, 16).ok()?))
+    }
+
+    pub fn trace_id(&self) -> String {
+        format!("{:032x}", self.trace_id)
+    }
+
+    /// The `traceparent` naming this request's span.
+    pub fn header(&self) -> String {
+        format!("00-{:032x}-{:016x}-{:02x}", self.trace_id, self.span_id, self.flags)
+    }
+}
+
 /// The client's request id when it is short, visible ASCII; else a new one.
 fn request_id(request: &HttpRequest) -> String {
     request
@@ -114,4 +173,46 @@ fn request_id(request: &HttpRequest) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= MAX_REQUEST_ID && v.bytes().all(|b| b.is_ascii_graphic()))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn an_incoming_trace_is_continued_with_a_new_span() {
+        let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let request = TestRequest::default().insert_header(("traceparent", incoming)).to_http_request();
+        let trace = TraceContext::of(&request);
+        assert_eq!(trace.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        let header = trace.header();
+        assert!(header.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-") && header.ends_with("-01"), "{header}");
+        assert_ne!(&header[36..52], "00f067aa0ba902b7", "a span of its own");
+        let unsampled = incoming.replace("-01", "-00");
+        let request = TestRequest::default().insert_header(("traceparent", unsampled)).to_http_request();
+        assert!(TraceContext::of(&request).header().ends_with("-00"), "the caller's flags are kept");
+    }
+
+    #[test]
+    fn a_malformed_or_missing_trace_starts_a_new_one() {
+        for bad in [
+            "",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xx",
+        ] {
+            let request = TestRequest::default().insert_header(("traceparent", bad)).to_http_request();
+            let trace = TraceContext::of(&request);
+            assert_ne!(trace.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736", "{bad:?}");
+            assert_eq!(TraceContext::parse(&trace.header()).map(|(t, _)| t), Some(trace.trace_id), "{bad:?}");
+        }
+        let request = TestRequest::default().to_http_request();
+        let (a, b) = (TraceContext::of(&request), TraceContext::of(&request));
+        assert_ne!(a.trace_id, b.trace_id, "each request without a trace starts its own");
+    }
 }

@@ -36,16 +36,24 @@ async fn each_request_gets_one_log_line_and_each_error_is_logged_once() {
     let predicted = client
         .post(format!("{base}/v1/models/iris/versions/1/predict"))
         .header("x-request-id", "trace-me-42")
+        .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
         .json(&json!({"inputs": {"X": [[5.9, 3.0, 5.1, 1.8]]}}))
         .send()
         .await
         .expect("predict");
     assert_eq!(predicted.status(), 200);
     assert_eq!(predicted.headers()["x-request-id"], "trace-me-42", "the client's request id is sent back");
+    // The caller's trace is continued: same trace id, this request's own span id.
+    let traceparent = predicted.headers()["traceparent"].to_str().expect("ascii").to_owned();
+    assert!(traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"), "{traceparent}");
+    assert!(!traceparent.contains("00f067aa0ba902b7") && traceparent.ends_with("-01"), "{traceparent}");
 
     let missing = client.get(format!("{base}/v1/models/iris/versions/7")).send().await.expect("get");
     assert_eq!(missing.status(), 404);
     let generated = missing.headers()["x-request-id"].to_str().expect("ascii").to_owned();
+    // Without a traceparent, a trace is started.
+    let started_trace = missing.headers()["traceparent"].to_str().expect("ascii")[3..35].to_owned();
+    assert_ne!(started_trace, "4bf92f3577b34da6a3ce929d0e0e4736");
     assert_eq!(generated.len(), 36, "a new UUID when the client sent none: {generated}");
 
     // Everything the server logged until the last request's line shows up.
@@ -70,10 +78,12 @@ async fn each_request_gets_one_log_line_and_each_error_is_logged_once() {
     assert_eq!((line["model.name"].as_str(), line["model.version"].as_str()), (Some("iris"), Some("1")));
     assert!(line["duration_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{line}");
     assert_eq!(line["auth.principal"], "admin", "who made the request: the token's principal");
+    assert_eq!(line["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736", "the trace in the log line");
 
     let refused = of(&generated);
     assert_eq!(refused.len(), 1, "one line for the 404: {logged:#?}");
     assert_eq!(refused[0]["error.code"], "version_not_found");
+    assert_eq!(refused[0]["trace_id"], started_trace.as_str());
     assert_eq!(refused[0]["http.route"], "/v1/models/{name}/versions/{version}");
     let mentions = logged.iter().filter(|l| l.to_string().contains("version_not_found")).count();
     assert_eq!(mentions, 1, "the error is logged once: {logged:#?}");
