@@ -9,6 +9,8 @@ cd "$root"
 
 scripts/ensure-postgres.sh
 scripts/setup-python.sh
+# A real Prometheus server scrapes Depot in one end-to-end test (Debian's package).
+command -v prometheus >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }
 if [ -x scripts/fetch-onnxruntime.sh ]; then
   export DEPOT_ORT_LIBRARY=${DEPOT_ORT_LIBRARY:-$(scripts/fetch-onnxruntime.sh)}
 fi

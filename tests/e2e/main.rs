@@ -5,6 +5,7 @@ mod access;
 mod deployments;
 mod docs;
 mod health;
+mod metrics;
 mod models;
 mod serving;
 mod uploads;

@@ -55,6 +55,8 @@ pub struct TestApp {
     pub admin_token: String,
     /// What the server was started with.
     pub settings: Settings,
+    /// The separate metrics listener's address, when `metrics.listen` is set.
+    pub metrics_address: Option<std::net::SocketAddr>,
     pub database_url: String,
     pub storage: StorageConfig,
     pub faults: Arc<Faults>,
@@ -123,11 +125,12 @@ impl TestApp {
         let token_file = settings.auth.bootstrap_token_file.clone();
         let app = Application::build_with_store(settings.clone(), store).await.context("building the application")?;
         let base = format!("http://{}", app.address());
+        let metrics_address = app.metrics_address();
         tokio::spawn(app.run_until_stopped());
         // With authentication off no token is written (and none is needed).
         let admin_token = std::fs::read_to_string(&token_file).map(|t| t.trim().to_owned()).unwrap_or_default();
         let client = if admin_token.is_empty() { reqwest::Client::new() } else { client_with(&admin_token) };
-        Ok(Self { base, client, admin_token, settings, database_url, storage, faults, _dir: dir })
+        Ok(Self { base, client, admin_token, settings, metrics_address, database_url, storage, faults, _dir: dir })
     }
 
     /// Starts a second server (a replica) on this one's database and store, after `adjust` has

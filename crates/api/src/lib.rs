@@ -21,7 +21,7 @@ mod upload;
 mod views;
 
 pub use depot_service::{AuthConfig, AuthMode};
-pub use settings::{Limits, ServerSettings, ServingSettings, Settings};
+pub use settings::{Limits, MetricsSettings, ServerSettings, ServingSettings, Settings};
 pub use startup::Application;
 
 /// Creates an admin token (the admin role on every model) for `principal` directly in the

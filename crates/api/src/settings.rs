@@ -15,6 +15,25 @@ pub struct Settings {
     pub runtime: RuntimeConfig,
     pub serving: ServingSettings,
     pub auth: AuthConfig,
+    pub metrics: MetricsSettings,
+}
+
+/// Prometheus metrics.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Record metrics (off: `/metrics` answers, with nothing recorded; for measuring their cost).
+    pub enabled: bool,
+    /// A second address serving only `GET /metrics`, without a token (bind it where only the
+    /// scraper reaches it); none by default. On the main port `/metrics` needs the reader role
+    /// on every model.
+    pub listen: Option<String>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self { enabled: true, listen: None }
+    }
 }
 
 /// How prediction requests find their version.

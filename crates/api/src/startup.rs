@@ -1,13 +1,14 @@
 //! Building and running the server: the same function serves `main` and the tests.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::Context;
-use depot_service::{ArtifactStore, Catalog, InspectLimits, RegistryLimits, Runtime, ServiceConfig, Services};
+use depot_service::{ArtifactStore, Catalog, InspectLimits, Metrics, RegistryLimits, Runtime, ServiceConfig, Services};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::Settings;
@@ -22,6 +23,8 @@ pub struct Application {
     catalog: Catalog,
     background: tokio::task::JoinHandle<()>,
     bootstrap_token: Option<std::path::PathBuf>,
+    /// The separate metrics listener (`metrics.listen`) and its address.
+    metrics_server: Option<(SocketAddr, Server)>,
 }
 
 impl std::fmt::Debug for Application {
@@ -44,7 +47,13 @@ impl Application {
         if let Err(problems) = settings.validate() {
             anyhow::bail!("invalid configuration: {}", problems.join("; "));
         }
-        let runtime = Runtime::new(settings.runtime.clone()).context("starting ONNX Runtime")?;
+        let metrics = if settings.metrics.enabled { Metrics::new() } else { Metrics::disabled() };
+        let runtime = if settings.metrics.enabled {
+            Runtime::with_observer(settings.runtime.clone(), Arc::new(metrics.clone()))
+        } else {
+            Runtime::new(settings.runtime.clone())
+        }
+        .context("starting ONNX Runtime")?;
         let catalog = Catalog::connect(&settings.database).await.context("connecting to PostgreSQL")?;
         let listener = TcpListener::bind(&settings.server.listen)
             .with_context(|| format!("binding {}", settings.server.listen))?;
@@ -63,12 +72,13 @@ impl Application {
             resolve_ttl: Duration::from_millis(settings.serving.resolve_ttl_ms),
             auth: settings.auth.clone(),
         };
-        let services = Services::new(catalog.clone(), store, runtime, config);
+        let services = Services::new(catalog.clone(), store, runtime, config, metrics);
         let bootstrap_token = services.auth.bootstrap().await.map_err(|e| anyhow::anyhow!(e.chain()))?;
         if let Some(path) = &bootstrap_token {
             tracing::warn!(path = %path.display(), "first start: an admin token was created and written to this file");
         }
         let background = tokio::spawn(services.clone().run_background());
+        let services_for_metrics = services.clone();
         let state = AppState { services, limits: settings.limits.clone() };
         let json_limit = settings.limits.max_json_bytes;
         let openapi = crate::openapi::openapi();
@@ -92,11 +102,20 @@ impl Application {
         .shutdown_timeout(settings.server.shutdown_timeout_s);
         let server = if settings.server.workers > 0 { server.workers(settings.server.workers) } else { server };
         let server = server.listen(listener)?.run();
-        Ok(Self { address, server, catalog, background, bootstrap_token })
+        let metrics_server = match &settings.metrics.listen {
+            Some(listen) => Some(metrics_server(listen, services_for_metrics)?),
+            None => None,
+        };
+        Ok(Self { address, server, catalog, background, bootstrap_token, metrics_server })
     }
 
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The address of the separate metrics listener, when there is one.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_server.as_ref().map(|(address, _)| *address)
     }
 
     /// The file the first start wrote its admin token to, when this start was the first.
@@ -107,6 +126,15 @@ impl Application {
     /// Serves until the process is told to stop (SIGINT/SIGTERM), letting in-flight requests
     /// finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        if let Some((_, server)) = self.metrics_server {
+            let handle = server.handle();
+            tokio::spawn(server);
+            let result = self.server.await;
+            handle.stop(true).await;
+            self.background.abort();
+            tokio::time::timeout(Duration::from_secs(5), self.catalog.close()).await.ok();
+            return result;
+        }
         let result = self.server.await;
         self.background.abort();
         tokio::time::timeout(Duration::from_secs(5), self.catalog.close()).await.ok();
@@ -117,6 +145,26 @@ impl Application {
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
+}
+
+/// A listener that serves only `GET /metrics`, without a token.
+fn metrics_server(listen: &str, services: Services) -> anyhow::Result<(SocketAddr, Server)> {
+    let listener = TcpListener::bind(listen).with_context(|| format!("binding metrics.listen {listen}"))?;
+    let address = listener.local_addr()?;
+    let server = HttpServer::new(move || {
+        let services = services.clone();
+        App::new().route(
+            "/metrics",
+            web::get().to(move || {
+                let text = services.metrics_text_unchecked();
+                async move { HttpResponse::Ok().content_type(depot_service::Metrics::CONTENT_TYPE).body(text) }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)?
+    .run();
+    Ok((address, server))
 }
 
 fn json_config(limit: usize) -> web::JsonConfig {

@@ -60,6 +60,11 @@ pub async fn log_request(
         response.headers_mut().insert(TRACEPARENT, value);
     }
     let status = response.status();
+    if let Some(state) = response.request().app_data::<actix_web::web::Data<crate::state::AppState>>() {
+        let request = response.request();
+        let route = request.match_pattern();
+        state.services.metrics.http(route.as_deref(), request.method().as_str(), status.as_u16(), started.elapsed());
+    }
     if status.is_server_error() || tracing::enabled!(Level::INFO) {
         let _entered = span.enter();
         log_line(&response, &id, &trace.trace_id(), started);

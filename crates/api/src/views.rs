@@ -881,3 +881,77 @@ pub struct ListApprovalsQuery {
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
+
+/// A count and a cumulative duration in nanoseconds, as Triton reports them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OipStatDuration {
+    pub count: u64,
+    pub ns: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OipInferenceStats {
+    pub success: OipStatDuration,
+    pub fail: OipStatDuration,
+    pub queue: OipStatDuration,
+    pub compute_input: OipStatDuration,
+    pub compute_infer: OipStatDuration,
+    pub compute_output: OipStatDuration,
+    pub cache_hit: OipStatDuration,
+    pub cache_miss: OipStatDuration,
+}
+
+/// One version's statistics (Triton's statistics extension).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OipModelStats {
+    pub name: String,
+    pub version: String,
+    /// When the last request ended, in ms since the Unix epoch (0: never).
+    pub last_inference: u64,
+    /// Requests run (a batch counts each of its requests).
+    pub inference_count: u64,
+    /// Session runs (a batch counts once).
+    pub execution_count: u64,
+    pub inference_stats: OipInferenceStats,
+    /// Per batch size: not kept (empty).
+    pub batch_stats: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OipStatistics {
+    pub model_stats: Vec<OipModelStats>,
+}
+
+impl From<Vec<(depot_domain::ModelName, u32, std::sync::Arc<depot_service::VersionStats>)>> for OipStatistics {
+    fn from(stats: Vec<(depot_domain::ModelName, u32, std::sync::Arc<depot_service::VersionStats>)>) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        let d = |count: &std::sync::atomic::AtomicU64, ns: &std::sync::atomic::AtomicU64| OipStatDuration {
+            count: count.load(Relaxed),
+            ns: ns.load(Relaxed),
+        };
+        let zero = || OipStatDuration { count: 0, ns: 0 };
+        Self {
+            model_stats: stats
+                .into_iter()
+                .map(|(name, version, s)| OipModelStats {
+                    name: name.to_string(),
+                    version: version.to_string(),
+                    last_inference: s.last_inference_ms.load(Relaxed),
+                    inference_count: s.inference_count.load(Relaxed),
+                    execution_count: s.execution_count.load(Relaxed),
+                    inference_stats: OipInferenceStats {
+                        success: d(&s.success_count, &s.success_ns),
+                        fail: d(&s.fail_count, &s.fail_ns),
+                        queue: d(&s.queue_count, &s.queue_ns),
+                        compute_input: zero(),
+                        compute_infer: d(&s.compute_count, &s.compute_ns),
+                        compute_output: zero(),
+                        cache_hit: zero(),
+                        cache_miss: zero(),
+                    },
+                    batch_stats: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+}

@@ -289,6 +289,13 @@ impl Catalog {
         Ok(ids.len())
     }
 
+    /// How many changes wait for approval now.
+    pub async fn count_pending(&self) -> Result<i64, CatalogError> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM pending_changes WHERE state = 'pending' AND expires_at > now()")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     /// Whether `version` was ever the deployed version of `model` (a rollback there needs no
     /// approval).
     pub async fn was_deployed(&self, model: &ModelName, version: VersionNumber) -> Result<bool, CatalogError> {

@@ -96,6 +96,12 @@ impl Catalog {
         Ok(())
     }
 
+    /// The pool now: connections in use, idle, and the most it opens.
+    pub fn pool_state(&self) -> (u32, u32, u32) {
+        let (size, idle) = (self.pool.size(), u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX));
+        (size.saturating_sub(idle), idle, self.pool.options().get_max_connections())
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

@@ -110,7 +110,8 @@ fn is_setting(key: &str) -> bool {
     // passes raw ones (`runtime__library_path`).
     let key = key.to_ascii_lowercase();
     let Some((section, rest)) = key.split_once("__").or_else(|| key.split_once('.')) else { return false };
-    !rest.is_empty() && matches!(section, "server" | "database" | "storage" | "limits" | "runtime" | "serving" | "auth")
+    !rest.is_empty()
+        && matches!(section, "server" | "database" | "storage" | "limits" | "runtime" | "serving" | "auth" | "metrics")
 }
 
 #[tokio::main]

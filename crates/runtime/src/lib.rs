@@ -40,6 +40,7 @@ mod environment;
 mod error;
 mod key;
 mod model;
+mod observe;
 mod pool;
 mod runtime;
 
@@ -47,5 +48,6 @@ pub use config::{BatchConfig, RuntimeConfig};
 pub use error::RuntimeError;
 pub use key::VersionKey;
 pub use model::LoadedModel;
+pub use observe::{NoObserver, Observer};
 pub use pool::ModelStats;
 pub use runtime::Runtime;

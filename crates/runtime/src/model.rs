@@ -51,6 +51,10 @@ impl LoadedModel {
         Self { artifact_bytes, pool, batcher }
     }
 
+    pub(crate) fn key(&self) -> &crate::VersionKey {
+        self.pool.key()
+    }
+
     /// Size of the artifact the sessions were created from; what the cache's byte budget counts.
     pub fn artifact_bytes(&self) -> u64 {
         self.artifact_bytes

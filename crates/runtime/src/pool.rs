@@ -20,7 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tracing::Span;
 
 use crate::key::VersionKey;
-use crate::{RuntimeConfig, RuntimeError, convert};
+use crate::{Observer, RuntimeConfig, RuntimeError, convert};
 
 /// Counters of one loaded version, since it was loaded. Warm-up runs are not counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -56,6 +56,7 @@ pub(crate) struct SessionPool {
     runs: AtomicU64,
     requests: AtomicU64,
     rejected: AtomicU64,
+    observer: Arc<dyn Observer>,
 }
 
 impl fmt::Debug for SessionPool {
@@ -77,6 +78,7 @@ impl SessionPool {
         key: VersionKey,
         signature: Signature,
         bytes: &[u8],
+        observer: Arc<dyn Observer>,
     ) -> Result<Self, RuntimeError> {
         let actual = Digest::of(bytes);
         if actual != key.digest {
@@ -105,6 +107,7 @@ impl SessionPool {
             runs: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
+            observer,
         };
         let warmup = warmup_inputs(&pool.signature)?;
         for session in &mut sessions {
@@ -114,6 +117,10 @@ impl SessionPool {
         }
         *pool.idle.lock().unwrap_or_else(PoisonError::into_inner) = sessions;
         Ok(pool)
+    }
+
+    pub(crate) fn observer(&self) -> &dyn Observer {
+        &*self.observer
     }
 
     pub(crate) fn key(&self) -> &VersionKey {
@@ -202,7 +209,9 @@ impl SessionPool {
 
     /// Runs one request on a session: on this thread when it is cheap, else on a blocking thread.
     pub(crate) async fn run(self: &Arc<Self>, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, RuntimeError> {
+        let asked = Instant::now();
         let permit = self.acquire().await?;
+        self.observer.queued(&self.key, asked.elapsed());
         if self.runs_inline(element_count(&inputs)) {
             return self.run_blocking(&inputs, 1, permit, true);
         }
@@ -233,6 +242,7 @@ impl SessionPool {
         let started = Instant::now();
         let result = self.run_session(session, inputs);
         let elapsed = started.elapsed();
+        self.observer.ran(&self.key, requests, elapsed, result.is_ok());
         if result.is_ok() {
             self.inline.record_cost(elapsed, element_count(inputs));
         }

@@ -16,7 +16,7 @@ use tracing::Instrument;
 use crate::key::VersionKey;
 use crate::model::LoadedModel;
 use crate::pool::{self, SessionPool};
-use crate::{BatchConfig, RuntimeConfig, RuntimeError, environment};
+use crate::{BatchConfig, NoObserver, Observer, RuntimeConfig, RuntimeError, environment};
 
 type LoadResult = Result<Arc<LoadedModel>, RuntimeError>;
 
@@ -32,6 +32,7 @@ struct Inner {
     config: RuntimeConfig,
     environment: Environment,
     cache: Mutex<Cache>,
+    observer: Arc<dyn Observer>,
 }
 
 impl fmt::Debug for Runtime {
@@ -47,10 +48,17 @@ impl Runtime {
     /// and the script that fetches it. ONNX Runtime is loaded once per process: every runtime in
     /// a process must name the same library.
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        Self::with_observer(config, Arc::new(NoObserver))
+    }
+
+    /// As [`Runtime::new`], reporting its work (queue waits, runs, batches, loads, evictions)
+    /// to `observer`.
+    pub fn with_observer(config: RuntimeConfig, observer: Arc<dyn Observer>) -> Result<Self, RuntimeError> {
         config.validate()?;
         let environment = environment::environment(&config.library_path)?;
         tracing::info!(library = %config.library_path.display(), "ONNX Runtime loaded");
-        Ok(Self { inner: Arc::new(Inner { config, environment, cache: Mutex::new(Cache::default()) }) })
+        let inner = Inner { config, environment, cache: Mutex::new(Cache::default()), observer };
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     pub fn config(&self) -> &RuntimeConfig {
@@ -126,6 +134,8 @@ impl Runtime {
         let span = tracing::info_span!("load", model.name = %key.model, model.version = %key.version);
         let started = Instant::now();
         let result = self.load(&key, signature, batching, fetch).instrument(span.clone()).await;
+        let loaded = result.as_ref().map(|model| model.artifact_bytes());
+        self.inner.observer.loaded(&key, started.elapsed(), loaded);
         match &result {
             Ok(model) => tracing::info!(
                 parent: &span,
@@ -153,6 +163,9 @@ impl Runtime {
             }
         };
         guard.sender.send_replace(Some(result.clone()));
+        for model in &evicted {
+            self.inner.observer.evicted(model.key());
+        }
         release(evicted);
         result
     }
@@ -174,10 +187,11 @@ impl Runtime {
         let environment = self.inner.environment.clone();
         let config = self.inner.config.clone();
         let pool_key = key.clone();
+        let observer = Arc::clone(&self.inner.observer);
         let span = tracing::Span::current();
         let pool = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            SessionPool::create(&environment, &config, pool_key, signature, &bytes)
+            SessionPool::create(&environment, &config, pool_key, signature, &bytes, observer)
         })
         .await
         .map_err(|e| RuntimeError::internal(format!("the loading thread failed: {e}")))??;
@@ -235,6 +249,20 @@ impl Runtime {
             .collect();
         ready.sort_by_key(|(used, _)| std::cmp::Reverse(*used));
         ready.into_iter().map(|(_, key)| key.clone()).collect()
+    }
+
+    /// Each loaded version and how many requests wait for one of its sessions; not a use for
+    /// the LRU order.
+    pub fn loaded_waiting(&self) -> Vec<(VersionKey, usize)> {
+        let cache = self.cache();
+        cache
+            .entries
+            .iter()
+            .filter_map(|(key, slot)| match slot {
+                Slot::Ready { model, .. } => Some((key.clone(), model.stats().waiting)),
+                Slot::Loading { .. } => None,
+            })
+            .collect()
     }
 
     /// The artifact bytes of the loaded versions, what `cache_max_bytes` bounds.

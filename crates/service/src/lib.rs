@@ -13,6 +13,7 @@
 
 mod auth;
 mod error;
+pub mod metrics;
 mod registry;
 mod serving;
 
@@ -27,6 +28,7 @@ pub use depot_runtime::{Runtime, RuntimeConfig};
 pub use depot_serialization::InspectLimits;
 pub use depot_storage::{ArtifactStore, BlobStream, StorageConfig};
 pub use error::{Error, ErrorCode, Fault, error_chain};
+pub use metrics::{Metrics, VersionStats};
 pub use registry::{
     Artifact, Outcome, Registry, RegistryLimits, UploadDetails, VersionUpdate, VersionUpload, page_request,
 };
@@ -47,6 +49,7 @@ pub struct Services {
     pub registry: Registry,
     pub serving: Serving,
     pub auth: Auth,
+    pub metrics: Metrics,
     catalog: Catalog,
     store: ArtifactStore,
 }
@@ -59,12 +62,48 @@ pub struct Check {
 }
 
 impl Services {
-    pub fn new(catalog: Catalog, store: ArtifactStore, runtime: Runtime, config: ServiceConfig) -> Self {
-        let serving = Serving::new(catalog.clone(), store.clone(), runtime, config.resolve_ttl);
+    /// The use cases; `metrics` should be the observer `runtime` was made with.
+    pub fn new(
+        catalog: Catalog,
+        store: ArtifactStore,
+        runtime: Runtime,
+        config: ServiceConfig,
+        metrics: Metrics,
+    ) -> Self {
+        let serving = Serving::new(catalog.clone(), store.clone(), runtime, config.resolve_ttl, metrics.clone());
         let auth = Auth::new(catalog.clone(), config.auth);
-        let registry =
-            Registry::new(catalog.clone(), store.clone(), config.limits, serving.clone(), auth.approval_ttl());
-        Self { registry, serving, auth, catalog, store }
+        let registry = Registry::new(
+            catalog.clone(),
+            store.clone(),
+            config.limits,
+            serving.clone(),
+            auth.approval_ttl(),
+            metrics.clone(),
+        );
+        Self { registry, serving, auth, metrics, catalog, store }
+    }
+
+    /// The metrics in the OpenMetrics text format, with what is sampled at scrape time (loaded
+    /// versions, queues, the database pool) read now. They name every model that served, so
+    /// they need the reader role on every model.
+    pub fn metrics_text(&self, actor: &Actor) -> Result<String, Error> {
+        if !actor.grants().allows_everywhere(depot_domain::Permission::Read) {
+            return Err(Error::new(
+                ErrorCode::Forbidden,
+                "the metrics name every model: they need the reader role (or more) on '*'; or scrape \
+                 the separate metrics port (metrics.listen), which needs no token",
+            ));
+        }
+        Ok(self.metrics_text_unchecked())
+    }
+
+    /// [`Services::metrics_text`] for the separate metrics listener, which needs no token.
+    pub fn metrics_text_unchecked(&self) -> String {
+        let mut sample = metrics::Sample::default();
+        self.serving.sample(&mut sample);
+        (sample.pool_in_use, sample.pool_idle, sample.pool_max) = self.catalog.pool_state();
+        self.metrics.sample(&sample);
+        self.metrics.encode()
     }
 
     /// The background work of a replica, until aborted: following changes made through other

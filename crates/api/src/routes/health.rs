@@ -2,6 +2,8 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, get, web};
 
+use crate::auth::Caller;
+use crate::error::ApiError;
 use crate::state::AppState;
 use crate::views::{Health, Readiness};
 
@@ -36,4 +38,18 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
     let body = Readiness { status: if ready { "ready" } else { "unready" }.to_owned(), checks };
     if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+}
+
+/// Prometheus metrics (OpenMetrics text): HTTP requests by route, inference by model, version
+/// and role (queue, compute, end to end, batch sizes), the runtime, the registry, replicas.
+/// Needs the reader role on every model; the separate metrics port (`metrics.listen`) needs no
+/// token.
+#[utoipa::path(get, path = "/metrics", tag = "health", operation_id = "get_metrics",
+    responses(
+        (status = 200, description = "The metrics", content_type = "application/openmetrics-text", body = String),
+    ))]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let text = state.services.metrics_text(&caller.0)?;
+    Ok(HttpResponse::Ok().content_type(depot_service::Metrics::CONTENT_TYPE).body(text))
 }

@@ -17,7 +17,8 @@ use crate::request::{model_name, read_body, version_ref};
 use crate::routes::predict::served_by;
 use crate::state::AppState;
 use crate::views::{
-    OipErrorBody, OipInferRequest, OipInferResponse, OipModelMetadata, OipServerMetadata, OipTensorMetadata,
+    OipErrorBody, OipInferRequest, OipInferResponse, OipModelMetadata, OipServerMetadata, OipStatistics,
+    OipTensorMetadata,
 };
 
 /// Header giving the length of the JSON part of a binary request or response.
@@ -59,7 +60,7 @@ pub async fn server_metadata() -> HttpResponse {
     HttpResponse::Ok().json(OipServerMetadata {
         name: "depot".to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        extensions: vec!["binary_tensor_data".to_owned()],
+        extensions: vec!["binary_tensor_data".to_owned(), "statistics".to_owned()],
     })
 }
 
@@ -291,4 +292,55 @@ async fn infer(
         }
     }
     Ok(builder.body(response.body))
+}
+
+/// Triton's statistics extension: cumulative success and failure counts and durations, queue
+/// and compute time, of the versions that served on this replica (nanoseconds), so that
+/// `tritonclient.get_inference_statistics` works unchanged.
+#[utoipa::path(get, path = "/v2/models/{name}/versions/{version}/stats", tag = "inference (v2)",
+    operation_id = "get_v2_model_version_stats",
+    params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Version number, or an alias")),
+    responses(
+        (status = 200, description = "The version's statistics", body = OipStatistics),
+        (status = 400, description = "Invalid name or version", body = OipErrorBody),
+        (status = 404, description = "No such model, version or alias", body = OipErrorBody),
+    ))]
+#[get("/v2/models/{name}/versions/{version}/stats")]
+pub async fn model_version_stats(
+    state: web::Data<AppState>,
+    caller: Predictor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, OipError> {
+    let (name, version) = (model_name(&path.0)?, version_ref(&path.1)?);
+    let stats = state.services.serving.statistics(&caller.0, Some(&name), Some(&version)).await?;
+    Ok(HttpResponse::Ok().json(OipStatistics::from(stats)))
+}
+
+/// Triton's statistics of every version of a model that served on this replica.
+#[utoipa::path(get, path = "/v2/models/{name}/stats", tag = "inference (v2)", operation_id = "get_v2_model_stats",
+    params(("name" = String, Path, description = "Model name")),
+    responses(
+        (status = 200, description = "The model's versions' statistics", body = OipStatistics),
+        (status = 400, description = "Invalid name", body = OipErrorBody),
+        (status = 404, description = "No such model", body = OipErrorBody),
+    ))]
+#[get("/v2/models/{name}/stats")]
+pub async fn model_stats(
+    state: web::Data<AppState>,
+    caller: Predictor,
+    path: web::Path<String>,
+) -> Result<HttpResponse, OipError> {
+    let name = model_name(&path)?;
+    let stats = state.services.serving.statistics(&caller.0, Some(&name), None).await?;
+    Ok(HttpResponse::Ok().json(OipStatistics::from(stats)))
+}
+
+/// Triton's statistics of every version that served on this replica, of the models the token
+/// may predict with.
+#[utoipa::path(get, path = "/v2/models/stats", tag = "inference (v2)", operation_id = "get_v2_stats",
+    responses((status = 200, description = "Statistics", body = OipStatistics)))]
+#[get("/v2/models/stats")]
+pub async fn all_stats(state: web::Data<AppState>, caller: Predictor) -> Result<HttpResponse, OipError> {
+    let stats = state.services.serving.statistics(&caller.0, None, None).await?;
+    Ok(HttpResponse::Ok().json(OipStatistics::from(stats)))
 }

@@ -133,8 +133,11 @@ impl Registry {
         Ok(self.catalog.reject_pending(id, &actor.change()).await?)
     }
 
-    /// Marks pending changes past their expiry as expired (each with an audit row).
+    /// Marks pending changes past their expiry as expired (each with an audit row), and
+    /// refreshes the count of those still pending in the metrics.
     pub async fn expire_pending(&self) -> Result<usize, Error> {
-        Ok(self.catalog.expire_pending().await?)
+        let expired = self.catalog.expire_pending().await?;
+        self.metrics.set_pending_approvals(self.catalog.count_pending().await?);
+        Ok(expired)
     }
 }

@@ -58,6 +58,7 @@ impl Registry {
     ) -> Result<Deployment, Error> {
         self.serving.preload(name, version).await?;
         let deployment = self.catalog.deploy(name, version, change).await?;
+        self.metrics.change("deploy");
         tracing::info!(model.name = %name, model.version = %version, actor = %change.actor, "deployed");
         Ok(self.switched(deployment))
     }
@@ -85,6 +86,7 @@ impl Registry {
         self.serving.preload(name, target).await?;
         let change = actor.change();
         let deployment = self.catalog.rollback(name, target, &change).await?;
+        self.metrics.change("rollback");
         tracing::info!(model.name = %name, model.version = %target, actor = %change.actor, "rolled back");
         Ok(Outcome::Done(self.switched(deployment)))
     }
@@ -101,6 +103,7 @@ impl Registry {
 
     pub(super) async fn apply_undeploy(&self, name: &ModelName, change: &Change) -> Result<(), Error> {
         self.catalog.undeploy(name, change).await?;
+        self.metrics.change("undeploy");
         self.serving.resolver().set_deployment(name, None);
         Ok(())
     }
@@ -145,6 +148,7 @@ impl Registry {
         self.check_canary(name, version, percent).await?;
         self.serving.preload(name, version).await?;
         let deployment = self.catalog.set_canary(name, Canary { version, percent }, change).await?;
+        self.metrics.change("canary");
         Ok(self.switched(deployment))
     }
 
@@ -182,6 +186,7 @@ impl Registry {
             self.serving.preload(name, canary.version).await?;
         }
         let deployment = self.catalog.promote_canary(name, change).await?;
+        self.metrics.change("promote_canary");
         Ok(self.switched(deployment))
     }
 
@@ -190,6 +195,7 @@ impl Registry {
     pub async fn abort_canary(&self, actor: &Actor, name: &ModelName) -> Result<Deployment, Error> {
         actor.require(Permission::Deploy, name)?;
         let deployment = self.catalog.abort_canary(name, &actor.change()).await?;
+        self.metrics.change("abort_canary");
         Ok(self.switched(deployment))
     }
 
@@ -262,6 +268,7 @@ impl Registry {
             self.serving.preload(name, version).await?;
         }
         let alias = self.catalog.set_alias(name, alias, version, change).await?;
+        self.metrics.change("set_alias");
         self.serving.resolver().set_alias(name, &alias.alias, Some(alias.version));
         Ok(alias)
     }
@@ -281,6 +288,7 @@ impl Registry {
         change: &Change,
     ) -> Result<(), Error> {
         self.catalog.delete_alias(name, alias, change).await?;
+        self.metrics.change("delete_alias");
         self.serving.resolver().set_alias(name, alias, None);
         Ok(())
     }

@@ -18,6 +18,7 @@ pub use upload::{UploadDetails, VersionUpload};
 
 use crate::auth::Actor;
 use crate::error::{Error, ErrorCode};
+use crate::metrics::Metrics;
 use crate::serving::Serving;
 
 /// Bounds on what an upload may be.
@@ -37,6 +38,7 @@ pub struct Registry {
     limits: RegistryLimits,
     serving: Serving,
     approval_ttl: std::time::Duration,
+    metrics: Metrics,
 }
 
 /// A page request from a client's `limit` and `cursor`, checked.
@@ -92,8 +94,9 @@ impl Registry {
         limits: RegistryLimits,
         serving: Serving,
         approval_ttl: std::time::Duration,
+        metrics: Metrics,
     ) -> Self {
-        Self { catalog, store, limits, serving, approval_ttl }
+        Self { catalog, store, limits, serving, approval_ttl, metrics }
     }
 
     pub fn limits(&self) -> &RegistryLimits {

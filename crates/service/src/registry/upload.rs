@@ -67,6 +67,17 @@ pub struct VersionUpload {
     change: Change,
     details: Option<CheckedDetails>,
     staged: Option<Staged>,
+    started: std::time::Instant,
+    /// Whether its outcome went to the metrics (else dropping it counts a failure).
+    counted: bool,
+}
+
+impl Drop for VersionUpload {
+    fn drop(&mut self) {
+        if !self.counted {
+            self.registry.metrics.upload(false, 0, self.started.elapsed());
+        }
+    }
 }
 
 /// An artifact fully written to staging storage, hashed and inspected.
@@ -106,7 +117,15 @@ impl Registry {
         actor.require(Permission::Push, model)?;
         self.catalog.get_model(model).await?;
         let change = actor.change();
-        Ok(VersionUpload { registry: self.clone(), model: model.clone(), change, details: None, staged: None })
+        Ok(VersionUpload {
+            registry: self.clone(),
+            model: model.clone(),
+            change,
+            details: None,
+            staged: None,
+            started: std::time::Instant::now(),
+            counted: false,
+        })
     }
 }
 
@@ -234,6 +253,9 @@ impl VersionUpload {
             Err(error) => Err(error.into()),
         };
         lock.release().await;
+        self.counted = true;
+        let bytes = result.as_ref().map_or(0, |v| v.size_bytes);
+        self.registry.metrics.upload(result.is_ok(), bytes, self.started.elapsed());
         let version = result?;
         tracing::info!(model.name = %version.model, model.version = %version.version, artifact.digest = %version.digest,
             artifact.size_bytes = version.size_bytes, artifact.format = %version.format, "registered version");

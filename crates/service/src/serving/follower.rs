@@ -18,6 +18,7 @@ pub(super) async fn follow_changes(serving: Serving, auth: Auth) {
             Ok(mut listener) => {
                 serving.resolver.forget_serving();
                 auth.forget_tokens();
+                serving.metrics.reconnected();
                 loop {
                     match listener.recv().await {
                         Ok(Notification::Serving(model)) => {
@@ -51,6 +52,11 @@ async fn refresh(serving: &Serving, model: &str) {
             serving.preload(&model, deployment.version).await?;
         }
         serving.resolver.install_deployment(&model, deployment.as_ref().map(target_of), started);
+        if let Some(deployment) = &deployment {
+            // From the change's commit (its row's time) to this replica serving it.
+            let delay = (chrono::Utc::now() - deployment.updated_at).to_std().unwrap_or_default();
+            serving.metrics.followed(delay);
+        }
         for alias in aliases {
             serving.resolver.install_alias(&model, &alias.alias, alias.version, started);
         }

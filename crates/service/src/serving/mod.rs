@@ -12,7 +12,7 @@ mod follower;
 mod resolver;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use depot_catalog::Catalog;
 use depot_domain::{ModelName, NamedTensor, Permission, Signature, ValidatedInputs, VersionNumber, VersionRef};
@@ -26,6 +26,7 @@ pub(crate) use resolver::target_of;
 
 use crate::auth::{Actor, Auth};
 use crate::error::{Error, ErrorCode};
+use crate::metrics::{Metrics, Role, Sample, VersionStats};
 
 /// What a prediction names: a version (by number or alias), or the model's deployment (and its
 /// canary, for the canary's share of requests).
@@ -60,11 +61,24 @@ pub struct Serving {
     store: ArtifactStore,
     runtime: Runtime,
     resolver: Arc<Resolver>,
+    metrics: Metrics,
 }
 
 impl Serving {
-    pub fn new(catalog: Catalog, store: ArtifactStore, runtime: Runtime, resolve_ttl: Duration) -> Self {
-        Self { catalog, store, runtime, resolver: Arc::new(Resolver::new(resolve_ttl)) }
+    pub fn new(
+        catalog: Catalog,
+        store: ArtifactStore,
+        runtime: Runtime,
+        resolve_ttl: Duration,
+        metrics: Metrics,
+    ) -> Self {
+        Self { catalog, store, runtime, resolver: Arc::new(Resolver::new(resolve_ttl)), metrics }
+    }
+
+    /// What the metrics sample at scrape time: the loaded versions and their queues.
+    pub fn sample(&self, sample: &mut Sample) {
+        sample.loaded = self.runtime.loaded_waiting();
+        sample.loaded_bytes = self.runtime.loaded_bytes();
     }
 
     pub(crate) fn resolver(&self) -> &Resolver {
@@ -82,11 +96,21 @@ impl Serving {
         decode: impl FnOnce(&Signature) -> Result<(ValidatedInputs, R), EncodingError>,
     ) -> Result<Prediction<R>, Error> {
         actor.require(Permission::Predict, model)?;
-        let resolved = self.resolve(model, reference).await?;
-        let signature = resolved.servable_signature()?;
-        let (inputs, request) = decode(signature)?;
-        let loaded = self.load(&resolved, signature).await?;
-        let outputs = loaded.infer(inputs).await?;
+        let started = Instant::now();
+        let (resolved, role) = self.resolve(model, reference).await?;
+        // From here on the version is a registered one: its name and number may be labels.
+        let _in_flight = self.metrics.begin(&resolved.model, resolved.version);
+        let result = async {
+            let signature = resolved.servable_signature()?;
+            let (inputs, request) = decode(signature)?;
+            let loaded = self.load(&resolved, signature).await?;
+            let outputs = loaded.infer(inputs).await?;
+            Ok::<_, Error>((outputs, request))
+        }
+        .await;
+        let outcome = result.as_ref().map(drop).map_err(|e| e.code.as_str());
+        self.metrics.inference(&resolved.model, resolved.version, role, outcome, started.elapsed());
+        let (outputs, request) = result?;
         Ok(Prediction { model: resolved.model.clone(), version: resolved.version, outputs, request })
     }
 
@@ -98,7 +122,7 @@ impl Serving {
         reference: &Reference,
     ) -> Result<ServableVersion, Error> {
         actor.require(Permission::Predict, model)?;
-        let resolved = self.resolve(model, reference).await?;
+        let (resolved, _) = self.resolve(model, reference).await?;
         let signature = resolved.servable_signature()?.clone();
         Ok(ServableVersion { model: resolved.model.clone(), version: resolved.version, signature })
     }
@@ -111,7 +135,7 @@ impl Serving {
         reference: &Reference,
     ) -> Result<ServableVersion, Error> {
         actor.require(Permission::Predict, model)?;
-        let resolved = self.resolve(model, reference).await?;
+        let (resolved, _) = self.resolve(model, reference).await?;
         let signature = resolved.servable_signature()?;
         self.load(&resolved, signature).await?;
         Ok(ServableVersion { model: resolved.model.clone(), version: resolved.version, signature: signature.clone() })
@@ -129,9 +153,44 @@ impl Serving {
         follower::follow_changes(self, auth).await;
     }
 
-    async fn resolve(&self, model: &ModelName, reference: &Reference) -> Result<Arc<Resolved>, Error> {
+    /// The Triton statistics of the versions that served on this replica: of one version, of
+    /// one model's versions, or of every model the actor may predict with.
+    pub async fn statistics(
+        &self,
+        actor: &Actor,
+        model: Option<&ModelName>,
+        version: Option<&VersionRef>,
+    ) -> Result<Vec<(ModelName, u32, Arc<VersionStats>)>, Error> {
+        let Some(model) = model else {
+            let all = self.metrics.version_stats(None);
+            return Ok(all.into_iter().filter(|(name, _, _)| actor.may(Permission::Predict, name.as_str())).collect());
+        };
+        actor.require(Permission::Predict, model)?;
+        let stats = self.metrics.version_stats(Some(model));
+        match version {
+            Some(reference) => {
+                // A version that exists but has not served yet has zero counts.
+                let resolved = self.resolver.resolve_ref(&self.catalog, model, reference).await?;
+                let number = resolved.version.get();
+                let found = stats.into_iter().find(|(_, v, _)| *v == number);
+                Ok(vec![found.unwrap_or_else(|| (model.clone(), number, Arc::default()))])
+            }
+            None => {
+                if stats.is_empty() {
+                    self.catalog.get_model(model).await?;
+                }
+                Ok(stats)
+            }
+        }
+    }
+
+    /// The version a reference names, and whether it was named or is the deployment's primary
+    /// or canary.
+    async fn resolve(&self, model: &ModelName, reference: &Reference) -> Result<(Arc<Resolved>, Role), Error> {
         match reference {
-            Reference::Version(reference) => self.resolver.resolve_ref(&self.catalog, model, reference).await,
+            Reference::Version(reference) => {
+                Ok((self.resolver.resolve_ref(&self.catalog, model, reference).await?, Role::Direct))
+            }
             Reference::Deployed => {
                 let target = self.resolver.deployment(&self.catalog, model).await?.ok_or_else(|| {
                     Error::new(
@@ -142,7 +201,8 @@ impl Serving {
                     )
                 })?;
                 let version = canary::pick(self, model, target);
-                self.resolver.resolve(&self.catalog, model, version).await
+                let role = if version == target.version { Role::Primary } else { Role::Canary };
+                Ok((self.resolver.resolve(&self.catalog, model, version).await?, role))
             }
         }
     }

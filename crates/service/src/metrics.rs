@@ -1,0 +1,496 @@
+//! Depot's metrics, in the Prometheus (OpenMetrics) text format through `prometheus-client`:
+//! HTTP requests by route template, inference by model, version and role, the runtime, the
+//! registry and the replica's following of other replicas. Histograms, not summaries, so that
+//! replicas aggregate; buckets from 50 µs, since a prediction here takes well under a
+//! millisecond. Label values are bounded: route templates, registered models and their versions
+//! (a request for a model that does not resolve never becomes a label), error codes.
+//!
+//! Per-version counters for the Triton statistics extension (`/v2/.../stats`) are kept here too
+//! ([`VersionStats`]), updated on the same path.
+//!
+//! This is the only module that knows prometheus-client.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use depot_domain::{ModelName, VersionNumber};
+use depot_runtime::{Observer, RuntimeError, VersionKey};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Latency buckets, in seconds.
+const LATENCY: [f64; 17] =
+    [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+/// Batch sizes, in rows.
+const ROWS: [f64; 10] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+
+fn latency() -> Histogram {
+    Histogram::new(LATENCY)
+}
+
+fn rows() -> Histogram {
+    Histogram::new(ROWS)
+}
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// A family of latency histograms.
+fn histograms<L: Clone + std::hash::Hash + Eq>() -> Histograms<L> {
+    Family::new_with_constructor(latency as fn() -> Histogram)
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    route: String,
+    method: String,
+    status_class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+    method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabels {
+    model: String,
+    version: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RoleLabels {
+    model: String,
+    version: String,
+    role: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    model: String,
+    version: String,
+    role: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Action {
+    action: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolState {
+    state: &'static str,
+}
+
+/// Which version served a version-less request, or that the request named its version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The deployed version.
+    Primary,
+    /// The canary, for its share.
+    Canary,
+    /// A version or alias named in the path.
+    Direct,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Primary => "primary",
+            Role::Canary => "canary",
+            Role::Direct => "direct",
+        }
+    }
+}
+
+/// Cumulative counts and durations of one version, as Triton's statistics extension reports
+/// them (durations in nanoseconds).
+#[derive(Debug, Default)]
+pub struct VersionStats {
+    pub success_count: AtomicU64,
+    pub success_ns: AtomicU64,
+    pub fail_count: AtomicU64,
+    pub fail_ns: AtomicU64,
+    pub queue_count: AtomicU64,
+    pub queue_ns: AtomicU64,
+    pub compute_count: AtomicU64,
+    pub compute_ns: AtomicU64,
+    /// Requests that ran (one per request, batched or not).
+    pub inference_count: AtomicU64,
+    /// Session runs (one per batch).
+    pub execution_count: AtomicU64,
+    /// When the last request ended, in ms since the Unix epoch.
+    pub last_inference_ms: AtomicU64,
+}
+
+/// The metrics of one replica. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    /// Off: nothing is recorded (for measuring what recording costs).
+    enabled: bool,
+    registry: Registry,
+    http_requests: Family<HttpLabels, Counter>,
+    http_duration: Histograms<RouteLabels>,
+    inference_requests: Family<OutcomeLabels, Counter>,
+    inference_duration: Histograms<RoleLabels>,
+    queue_duration: Histograms<VersionLabels>,
+    compute_duration: Histograms<VersionLabels>,
+    batch_size: Histograms<VersionLabels>,
+    in_flight: Family<VersionLabels, Gauge>,
+    queued: Family<VersionLabels, Gauge>,
+    loaded_versions: Gauge,
+    loaded_bytes: Gauge,
+    loads: Family<Outcome, Counter>,
+    load_duration: Histogram,
+    evictions: Counter,
+    digest_failures: Counter,
+    uploads: Family<Outcome, Counter>,
+    upload_bytes: Counter,
+    upload_duration: Histogram,
+    changes: Family<Action, Counter>,
+    pending_approvals: Gauge,
+    follow_delay: Histogram,
+    reconnects: Counter,
+    pool: Family<PoolState, Gauge>,
+    pool_max: Gauge,
+    stats: RwLock<HashMap<ModelName, HashMap<u32, Arc<VersionStats>>>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        Self::with_recording(true)
+    }
+
+    /// Metrics that record nothing: `/metrics` then shows every family empty.
+    pub fn disabled() -> Self {
+        Self::with_recording(false)
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.inner.enabled
+    }
+
+    fn with_recording(enabled: bool) -> Self {
+        let mut registry = Registry::with_prefix("depot");
+        macro_rules! register {
+            ($name:literal, $help:literal, $metric:expr) => {{
+                let metric = $metric;
+                registry.register($name, $help, metric.clone());
+                metric
+            }};
+        }
+        let inner = Inner {
+            http_requests: register!(
+                "http_requests",
+                "HTTP requests by route template, method and status class",
+                Family::default()
+            ),
+            http_duration: register!(
+                "http_request_duration_seconds",
+                "HTTP request duration by route template and method",
+                histograms()
+            ),
+            inference_requests: register!(
+                "inference_requests",
+                "Predictions of registered versions by role and outcome (success or the error code)",
+                Family::default()
+            ),
+            inference_duration: register!(
+                "inference_duration_seconds",
+                "Predictions' time in the server, from resolving the version to the outputs",
+                histograms()
+            ),
+            queue_duration: register!(
+                "inference_queue_duration_seconds",
+                "Time a request waited for a session or in a batch",
+                histograms()
+            ),
+            compute_duration: register!(
+                "inference_compute_duration_seconds",
+                "ONNX Runtime session runs (one per request, or per batch)",
+                histograms()
+            ),
+            batch_size: register!(
+                "inference_batch_size",
+                "Rows per run of batched versions",
+                Family::<_, _, fn() -> Histogram>::new_with_constructor(rows as fn() -> Histogram)
+            ),
+            in_flight: register!("inference_in_flight", "Predictions being served now", Family::default()),
+            queued: register!("inference_queued", "Requests waiting for a session now", Family::default()),
+            loaded_versions: register!("runtime_loaded_versions", "Versions loaded on this replica", Gauge::default()),
+            loaded_bytes: register!("runtime_loaded_bytes", "Artifact bytes of the loaded versions", Gauge::default()),
+            loads: register!("runtime_loads", "Version loads by outcome", Family::default()),
+            load_duration: register!("runtime_load_duration_seconds", "Version loads (fetch, verify, warm)", latency()),
+            evictions: register!("runtime_evictions", "Versions evicted from the cache", Counter::default()),
+            digest_failures: register!(
+                "runtime_digest_failures",
+                "Loads refused because the stored bytes differ from the registered digest",
+                Counter::default()
+            ),
+            uploads: register!("registry_uploads", "Version uploads by outcome", Family::default()),
+            upload_bytes: register!("registry_upload_bytes", "Bytes of registered versions", Counter::default()),
+            upload_duration: register!("registry_upload_duration_seconds", "Version uploads", latency()),
+            changes: register!("registry_changes", "Deployment and alias changes made", Family::default()),
+            pending_approvals: register!(
+                "registry_pending_approvals",
+                "Changes waiting for approval (refreshed every 5 s)",
+                Gauge::default()
+            ),
+            follow_delay: register!(
+                "replica_follow_delay_seconds",
+                "From a change's commit (through another replica or this one) to this replica serving it",
+                latency()
+            ),
+            reconnects: register!(
+                "replica_notification_reconnects",
+                "Times the notification stream was (re)connected after it broke",
+                Counter::default()
+            ),
+            pool: register!("db_pool_connections", "Database connections of this replica by state", Family::default()),
+            pool_max: register!("db_pool_max_connections", "The pool's limit", Gauge::default()),
+            stats: RwLock::new(HashMap::new()),
+            enabled,
+            registry,
+        };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// One HTTP request, by its route template (`None`: it matched no route).
+    pub fn http(&self, route: Option<&str>, method: &str, status: u16, took: Duration) {
+        if !self.inner.enabled {
+            return;
+        }
+        let status_class = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        let route = route.unwrap_or("(unmatched)").to_owned();
+        let method = method.to_owned();
+        self.inner
+            .http_requests
+            .get_or_create(&HttpLabels { route: route.clone(), method: method.clone(), status_class })
+            .inc();
+        self.inner.http_duration.get_or_create(&RouteLabels { route, method }).observe(took.as_secs_f64());
+    }
+
+    fn stats_of(&self, model: &ModelName, version: VersionNumber) -> Arc<VersionStats> {
+        if let Some(stats) = self.read_stats().get(model).and_then(|v| v.get(&version.get())) {
+            return Arc::clone(stats);
+        }
+        let mut all = self.inner.stats.write().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(all.entry(model.clone()).or_default().entry(version.get()).or_default())
+    }
+
+    fn read_stats(&self) -> std::sync::RwLockReadGuard<'_, HashMap<ModelName, HashMap<u32, Arc<VersionStats>>>> {
+        self.inner.stats.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A prediction of a registered version begins; the guard ends it (in-flight gauge).
+    pub fn begin(&self, model: &ModelName, version: VersionNumber) -> InFlight {
+        if !self.inner.enabled {
+            return InFlight { gauge: None };
+        }
+        let gauge = self.inner.in_flight.get_or_create(&labels(model, version)).clone();
+        gauge.inc();
+        InFlight { gauge: Some(gauge) }
+    }
+
+    /// A prediction of a registered version ended: `outcome` is `success` or the error code.
+    pub fn inference(
+        &self,
+        model: &ModelName,
+        version: VersionNumber,
+        role: Role,
+        outcome: Result<(), &'static str>,
+        took: Duration,
+    ) {
+        if !self.inner.enabled {
+            return;
+        }
+        let (model_s, version_s) = (model.as_str().to_owned(), version.to_string());
+        let code = match outcome {
+            Ok(()) => "success",
+            Err(code) => code,
+        };
+        let role = role.as_str();
+        self.inner
+            .inference_requests
+            .get_or_create(&OutcomeLabels { model: model_s.clone(), version: version_s.clone(), role, outcome: code })
+            .inc();
+        self.inner
+            .inference_duration
+            .get_or_create(&RoleLabels { model: model_s, version: version_s, role })
+            .observe(took.as_secs_f64());
+        let stats = self.stats_of(model, version);
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        if outcome.is_ok() {
+            stats.success_count.fetch_add(1, Ordering::Relaxed);
+            stats.success_ns.fetch_add(ns, Ordering::Relaxed);
+        } else {
+            stats.fail_count.fetch_add(1, Ordering::Relaxed);
+            stats.fail_ns.fetch_add(ns, Ordering::Relaxed);
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        stats.last_inference_ms.store(now, Ordering::Relaxed);
+    }
+
+    /// The Triton statistics of the versions of `model` (all models when `None`) that served a
+    /// request on this replica, by name and version.
+    pub fn version_stats(&self, model: Option<&ModelName>) -> Vec<(ModelName, u32, Arc<VersionStats>)> {
+        let all = self.read_stats();
+        let mut out: Vec<_> = all
+            .iter()
+            .filter(|(name, _)| model.is_none_or(|m| m == *name))
+            .flat_map(|(name, versions)| versions.iter().map(|(v, s)| (name.clone(), *v, Arc::clone(s))))
+            .collect();
+        out.sort_by(|a, b| (a.0.as_str(), a.1).cmp(&(b.0.as_str(), b.1)));
+        out
+    }
+
+    /// A version upload ended.
+    pub fn upload(&self, ok: bool, bytes: u64, took: Duration) {
+        self.inner.uploads.get_or_create(&Outcome { outcome: if ok { "success" } else { "failure" } }).inc();
+        if ok {
+            self.inner.upload_bytes.inc_by(bytes);
+        }
+        self.inner.upload_duration.observe(took.as_secs_f64());
+    }
+
+    /// A deployment or alias change was made (`deploy`, `rollback`, `set_alias`, ...).
+    pub fn change(&self, action: &'static str) {
+        self.inner.changes.get_or_create(&Action { action }).inc();
+    }
+
+    pub fn set_pending_approvals(&self, count: i64) {
+        self.inner.pending_approvals.set(count);
+    }
+
+    /// This replica serves a change committed `delay` ago.
+    pub fn followed(&self, delay: Duration) {
+        self.inner.follow_delay.observe(delay.as_secs_f64());
+    }
+
+    pub fn reconnected(&self) {
+        self.inner.reconnects.inc();
+    }
+
+    /// The state sampled at scrape time: what is loaded, what waits, the database pool.
+    pub fn sample(&self, sample: &Sample) {
+        self.inner.loaded_versions.set(i64::try_from(sample.loaded.len()).unwrap_or(i64::MAX));
+        self.inner.loaded_bytes.set(i64::try_from(sample.loaded_bytes).unwrap_or(i64::MAX));
+        for (key, waiting) in &sample.loaded {
+            let gauge = self.inner.queued.get_or_create(&labels(&key.model, key.version));
+            gauge.set(i64::try_from(*waiting).unwrap_or(i64::MAX));
+        }
+        self.inner.pool.get_or_create(&PoolState { state: "in_use" }).set(i64::from(sample.pool_in_use));
+        self.inner.pool.get_or_create(&PoolState { state: "idle" }).set(i64::from(sample.pool_idle));
+        self.inner.pool_max.set(i64::from(sample.pool_max));
+    }
+
+    /// The metrics in the OpenMetrics text format.
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(64 * 1024);
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.inner.registry);
+        out
+    }
+
+    /// The content type of [`Metrics::encode`]'s text.
+    pub const CONTENT_TYPE: &'static str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+}
+
+/// What [`Metrics::sample`] reads.
+#[derive(Debug, Default)]
+pub struct Sample {
+    /// Each loaded version and how many requests wait for it.
+    pub loaded: Vec<(VersionKey, usize)>,
+    pub loaded_bytes: u64,
+    pub pool_in_use: u32,
+    pub pool_idle: u32,
+    pub pool_max: u32,
+}
+
+fn labels(model: &ModelName, version: VersionNumber) -> VersionLabels {
+    VersionLabels { model: model.as_str().to_owned(), version: version.to_string() }
+}
+
+/// A prediction in flight; dropping it ends it.
+#[derive(Debug)]
+pub struct InFlight {
+    gauge: Option<Gauge>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(gauge) = &self.gauge {
+            gauge.dec();
+        }
+    }
+}
+
+/// The runtime's events, as metrics.
+impl Observer for Metrics {
+    fn queued(&self, key: &VersionKey, waited: Duration) {
+        self.inner.queue_duration.get_or_create(&labels(&key.model, key.version)).observe(waited.as_secs_f64());
+        let stats = self.stats_of(&key.model, key.version);
+        stats.queue_count.fetch_add(1, Ordering::Relaxed);
+        stats.queue_ns.fetch_add(u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    fn ran(&self, key: &VersionKey, requests: u64, took: Duration, _ok: bool) {
+        self.inner.compute_duration.get_or_create(&labels(&key.model, key.version)).observe(took.as_secs_f64());
+        let stats = self.stats_of(&key.model, key.version);
+        stats.execution_count.fetch_add(1, Ordering::Relaxed);
+        stats.inference_count.fetch_add(requests, Ordering::Relaxed);
+        stats.compute_count.fetch_add(requests, Ordering::Relaxed);
+        stats.compute_ns.fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    fn batched(&self, key: &VersionKey, rows: usize) {
+        self.inner.batch_size.get_or_create(&labels(&key.model, key.version)).observe(rows as f64);
+    }
+
+    fn loaded(&self, _key: &VersionKey, took: Duration, result: Result<u64, &RuntimeError>) {
+        let outcome = if result.is_ok() { "success" } else { "failure" };
+        self.inner.loads.get_or_create(&Outcome { outcome }).inc();
+        self.inner.load_duration.observe(took.as_secs_f64());
+        if matches!(result, Err(RuntimeError::DigestMismatch { .. })) {
+            self.inner.digest_failures.inc();
+        }
+    }
+
+    fn evicted(&self, _key: &VersionKey) {
+        self.inner.evictions.inc();
+    }
+}
