@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use depot_domain::{ModelName, VersionNumber};
@@ -175,7 +175,35 @@ struct Inner {
     reconnects: Counter,
     pool: Family<PoolState, Gauge>,
     pool_max: Gauge,
-    stats: RwLock<HashMap<ModelName, HashMap<u32, Arc<VersionStats>>>>,
+    /// Each version's handles, made on its first request: recording then allocates nothing
+    /// and looks up no label set.
+    versions: RwLock<HashMap<ModelName, HashMap<u32, Arc<VersionMetrics>>>>,
+    /// Each route's handles, by route template and method.
+    routes: RwLock<HashMap<String, HashMap<String, Arc<RouteMetrics>>>>,
+}
+
+/// One version's series and Triton statistics.
+struct VersionMetrics {
+    labels: VersionLabels,
+    in_flight: Gauge,
+    queue: Histogram,
+    compute: Histogram,
+    batch: Histogram,
+    stats: Arc<VersionStats>,
+    /// By role (direct, primary, canary): made when the role first serves.
+    roles: [OnceLock<RoleMetrics>; 3],
+}
+
+struct RoleMetrics {
+    duration: Histogram,
+    success: Counter,
+}
+
+/// One route's series: a counter per status class (made when first seen) and a histogram.
+struct RouteMetrics {
+    labels: RouteLabels,
+    classes: [OnceLock<Counter>; 5],
+    duration: Histogram,
 }
 
 impl Default for Metrics {
@@ -276,7 +304,8 @@ impl Metrics {
             ),
             pool: register!("db_pool_connections", "Database connections of this replica by state", Family::default()),
             pool_max: register!("db_pool_max_connections", "The pool's limit", Gauge::default()),
-            stats: RwLock::new(HashMap::new()),
+            versions: RwLock::new(HashMap::new()),
+            routes: RwLock::new(HashMap::new()),
             enabled,
             registry,
         };
@@ -288,32 +317,56 @@ impl Metrics {
         if !self.inner.enabled {
             return;
         }
-        let status_class = match status {
-            100..=199 => "1xx",
-            200..=299 => "2xx",
-            300..=399 => "3xx",
-            400..=499 => "4xx",
-            _ => "5xx",
+        const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+        let class = usize::from((status / 100).clamp(1, 5) - 1);
+        let route = self.route(route.unwrap_or("(unmatched)"), method);
+        let counter = route.classes[class].get_or_init(|| {
+            let RouteLabels { route: r, method: m } = route.labels.clone();
+            let labels = HttpLabels { route: r, method: m, status_class: CLASSES[class] };
+            self.inner.http_requests.get_or_create(&labels).clone()
+        });
+        counter.inc();
+        route.duration.observe(took.as_secs_f64());
+    }
+
+    fn route(&self, route: &str, method: &str) -> Arc<RouteMetrics> {
+        let found = {
+            let routes = self.inner.routes.read().unwrap_or_else(|e| e.into_inner());
+            routes.get(route).and_then(|m| m.get(method)).cloned()
         };
-        let route = route.unwrap_or("(unmatched)").to_owned();
-        let method = method.to_owned();
-        self.inner
-            .http_requests
-            .get_or_create(&HttpLabels { route: route.clone(), method: method.clone(), status_class })
-            .inc();
-        self.inner.http_duration.get_or_create(&RouteLabels { route, method }).observe(took.as_secs_f64());
-    }
-
-    fn stats_of(&self, model: &ModelName, version: VersionNumber) -> Arc<VersionStats> {
-        if let Some(stats) = self.read_stats().get(model).and_then(|v| v.get(&version.get())) {
-            return Arc::clone(stats);
+        if let Some(found) = found {
+            return found;
         }
-        let mut all = self.inner.stats.write().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(all.entry(model.clone()).or_default().entry(version.get()).or_default())
+        let labels = RouteLabels { route: route.to_owned(), method: method.to_owned() };
+        let made = Arc::new(RouteMetrics {
+            duration: self.inner.http_duration.get_or_create(&labels).clone(),
+            classes: Default::default(),
+            labels,
+        });
+        let mut routes = self.inner.routes.write().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(routes.entry(route.to_owned()).or_default().entry(method.to_owned()).or_insert(made))
     }
 
-    fn read_stats(&self) -> std::sync::RwLockReadGuard<'_, HashMap<ModelName, HashMap<u32, Arc<VersionStats>>>> {
-        self.inner.stats.read().unwrap_or_else(|e| e.into_inner())
+    fn version(&self, model: &ModelName, version: VersionNumber) -> Arc<VersionMetrics> {
+        let found = {
+            let versions = self.inner.versions.read().unwrap_or_else(|e| e.into_inner());
+            versions.get(model).and_then(|v| v.get(&version.get())).cloned()
+        };
+        if let Some(found) = found {
+            return found;
+        }
+        let labels = labels(model, version);
+        let made = Arc::new(VersionMetrics {
+            in_flight: self.inner.in_flight.get_or_create(&labels).clone(),
+            queue: self.inner.queue_duration.get_or_create(&labels).clone(),
+            compute: self.inner.compute_duration.get_or_create(&labels).clone(),
+            batch: self.inner.batch_size.get_or_create(&labels).clone(),
+            stats: Arc::default(),
+            roles: Default::default(),
+            labels,
+        });
+        let mut versions = self.inner.versions.write().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(versions.entry(model.clone()).or_default().entry(version.get()).or_insert(made))
     }
 
     /// A prediction of a registered version begins; the guard ends it (in-flight gauge).
@@ -321,7 +374,7 @@ impl Metrics {
         if !self.inner.enabled {
             return InFlight { gauge: None };
         }
-        let gauge = self.inner.in_flight.get_or_create(&labels(model, version)).clone();
+        let gauge = self.version(model, version).in_flight.clone();
         gauge.inc();
         InFlight { gauge: Some(gauge) }
     }
@@ -338,21 +391,28 @@ impl Metrics {
         if !self.inner.enabled {
             return;
         }
-        let (model_s, version_s) = (model.as_str().to_owned(), version.to_string());
-        let code = match outcome {
-            Ok(()) => "success",
-            Err(code) => code,
-        };
+        let metrics = self.version(model, version);
+        let index = role as usize;
         let role = role.as_str();
-        self.inner
-            .inference_requests
-            .get_or_create(&OutcomeLabels { model: model_s.clone(), version: version_s.clone(), role, outcome: code })
-            .inc();
-        self.inner
-            .inference_duration
-            .get_or_create(&RoleLabels { model: model_s, version: version_s, role })
-            .observe(took.as_secs_f64());
-        let stats = self.stats_of(model, version);
+        let by_role = metrics.roles[index].get_or_init(|| {
+            let VersionLabels { model, version } = metrics.labels.clone();
+            let success = OutcomeLabels { model: model.clone(), version: version.clone(), role, outcome: "success" };
+            RoleMetrics {
+                duration: self.inner.inference_duration.get_or_create(&RoleLabels { model, version, role }).clone(),
+                success: self.inner.inference_requests.get_or_create(&success).clone(),
+            }
+        });
+        by_role.duration.observe(took.as_secs_f64());
+        match outcome {
+            Ok(()) => {
+                by_role.success.inc();
+            }
+            Err(code) => {
+                let VersionLabels { model, version } = metrics.labels.clone();
+                self.inner.inference_requests.get_or_create(&OutcomeLabels { model, version, role, outcome: code }).inc();
+            }
+        }
+        let stats = &metrics.stats;
         let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
         if outcome.is_ok() {
             stats.success_count.fetch_add(1, Ordering::Relaxed);
@@ -368,11 +428,11 @@ impl Metrics {
     /// The Triton statistics of the versions of `model` (all models when `None`) that served a
     /// request on this replica, by name and version.
     pub fn version_stats(&self, model: Option<&ModelName>) -> Vec<(ModelName, u32, Arc<VersionStats>)> {
-        let all = self.read_stats();
+        let all = self.inner.versions.read().unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<_> = all
             .iter()
             .filter(|(name, _)| model.is_none_or(|m| m == *name))
-            .flat_map(|(name, versions)| versions.iter().map(|(v, s)| (name.clone(), *v, Arc::clone(s))))
+            .flat_map(|(name, versions)| versions.iter().map(|(v, m)| (name.clone(), *v, Arc::clone(&m.stats))))
             .collect();
         out.sort_by(|a, b| (a.0.as_str(), a.1).cmp(&(b.0.as_str(), b.1)));
         out
@@ -462,15 +522,17 @@ impl Drop for InFlight {
 /// The runtime's events, as metrics.
 impl Observer for Metrics {
     fn queued(&self, key: &VersionKey, waited: Duration) {
-        self.inner.queue_duration.get_or_create(&labels(&key.model, key.version)).observe(waited.as_secs_f64());
-        let stats = self.stats_of(&key.model, key.version);
+        let metrics = self.version(&key.model, key.version);
+        metrics.queue.observe(waited.as_secs_f64());
+        let stats = &metrics.stats;
         stats.queue_count.fetch_add(1, Ordering::Relaxed);
         stats.queue_ns.fetch_add(u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     fn ran(&self, key: &VersionKey, requests: u64, took: Duration, _ok: bool) {
-        self.inner.compute_duration.get_or_create(&labels(&key.model, key.version)).observe(took.as_secs_f64());
-        let stats = self.stats_of(&key.model, key.version);
+        let metrics = self.version(&key.model, key.version);
+        metrics.compute.observe(took.as_secs_f64());
+        let stats = &metrics.stats;
         stats.execution_count.fetch_add(1, Ordering::Relaxed);
         stats.inference_count.fetch_add(requests, Ordering::Relaxed);
         stats.compute_count.fetch_add(requests, Ordering::Relaxed);
@@ -478,7 +540,7 @@ impl Observer for Metrics {
     }
 
     fn batched(&self, key: &VersionKey, rows: usize) {
-        self.inner.batch_size.get_or_create(&labels(&key.model, key.version)).observe(rows as f64);
+        self.version(&key.model, key.version).batch.observe(rows as f64);
     }
 
     fn loaded(&self, _key: &VersionKey, took: Duration, result: Result<u64, &RuntimeError>) {
