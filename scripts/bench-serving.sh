@@ -30,6 +30,7 @@
 #                    target/release/depot and target/release/examples/inproc_bench)
 #   ROUTE=versioned  versioned (/versions/1/ in the path) or deployed (version-less routes)
 #   RESULTS=FILE     also write the raw results (TSV) there
+#   METRICS=on       on: metrics recorded (metrics.enabled, the default); off: nothing recorded
 #   AUTH=on          on: every request carries the admin token the server created at its first
 #                    start (auth.mode = tokens, the default); off: auth.mode = off, no token
 # Errors are counted by kind (wrk's non-2xx, connect, read, write, timeout), and the report ends
@@ -60,6 +61,8 @@ MODELS=${MODELS:-tiny mlp}
 APIS=${APIS:-v1 v2 v2bin}
 ROUTE=${ROUTE:-versioned}
 AUTH=${AUTH:-on}
+METRICS=${METRICS:-on}
+case $METRICS in on) metrics_enabled=true ;; off) metrics_enabled=false ;; *) echo "bench-serving: METRICS is on or off" >&2; exit 1 ;; esac
 case $AUTH in on) auth_mode=tokens ;; off) auth_mode=off ;; *) echo "bench-serving: AUTH is on or off" >&2; exit 1 ;; esac
 
 # Cores the server may use.
@@ -139,6 +142,7 @@ DEPOT_RUNTIME__LIBRARY_PATH="$ort_library" \
 DEPOT_RUNTIME__SESSIONS_PER_VERSION="$SESSIONS" \
 DEPOT_RUNTIME__INTRA_OP_THREADS="$INTRA" \
 DEPOT_AUTH__MODE="$auth_mode" \
+DEPOT_METRICS__ENABLED="$metrics_enabled" \
 DEPOT_AUTH__BOOTSTRAP_TOKEN_FILE="$tmp/admin-token" \
 RUST_LOG=${RUST_LOG:-warn} \
   "${on_server[@]}" "$depot" serve >"$tmp/server.log" 2>&1 &
@@ -271,7 +275,7 @@ else
   echo "pinning: none (wrk shares the $server_cores cores with the server)"
 fi
 echo "server: workers=$WORKERS sessions_per_version=$SESSIONS intra_op_threads=$INTRA inter_op_threads=1" \
-  "batching=${BATCHING:-off}; auth=$AUTH; RUST_LOG=${RUST_LOG:-warn};" \
+  "batching=${BATCHING:-off}; auth=$AUTH; metrics=$METRICS; RUST_LOG=${RUST_LOG:-warn};" \
   "wrk $DURATION per run (-t1 at c=1, -t2 above), bodies from scripts/bench/"
 echo
 awk -F'\t' 'NR == 1 { next }

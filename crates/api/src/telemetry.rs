@@ -62,8 +62,8 @@ pub async fn log_request(
     let status = response.status();
     if let Some(state) = response.request().app_data::<actix_web::web::Data<crate::state::AppState>>() {
         let request = response.request();
-        let route = request.match_pattern();
-        state.services.metrics.http(route.as_deref(), request.method().as_str(), status.as_u16(), started.elapsed());
+        let (method, took) = (request.method().as_str(), started.elapsed());
+        state.services.metrics.http(request.match_name(), || request.match_pattern(), method, status.as_u16(), took);
     }
     if status.is_server_error() || tracing::enabled!(Level::INFO) {
         let _entered = span.enter();

@@ -199,9 +199,9 @@ fn dispatch(pool: Arc<SessionPool>, requests: Vec<Pending>, permit: OwnedSemapho
     let rows: Vec<usize> = requests.iter().map(|p| p.rows).collect();
     let observer = pool.observer();
     for p in &requests {
-        observer.queued(pool.key(), p.enqueued.elapsed());
+        observer.queued(p.enqueued.elapsed());
     }
-    observer.batched(pool.key(), rows.iter().sum());
+    observer.batched(rows.iter().sum());
     let span =
         tracing::debug_span!(parent: None, "batch", requests = requests.len(), rows = rows.iter().sum::<usize>());
     for p in &requests {

@@ -48,6 +48,6 @@ pub use config::{BatchConfig, RuntimeConfig};
 pub use error::RuntimeError;
 pub use key::VersionKey;
 pub use model::LoadedModel;
-pub use observe::{NoObserver, Observer};
+pub use observe::{NoObserver, Observer, VersionObserver};
 pub use pool::ModelStats;
 pub use runtime::Runtime;

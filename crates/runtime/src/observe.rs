@@ -3,22 +3,32 @@
 //! work and must be cheap.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::{RuntimeError, VersionKey};
 
 /// Receives the runtime's events. Every method does nothing by default.
 pub trait Observer: Send + Sync + fmt::Debug {
-    /// A request waited `waited` for a session, or in a batch, before its run started.
-    fn queued(&self, _key: &VersionKey, _waited: Duration) {}
-    /// A session run of `requests` requests took `took` (`ok`: it returned outputs).
-    fn ran(&self, _key: &VersionKey, _requests: u64, _took: Duration, _ok: bool) {}
-    /// A batch of `rows` rows (summed leading dimensions) was run.
-    fn batched(&self, _key: &VersionKey, _rows: usize) {}
+    /// The observer of one version's requests, asked once when the version loads (so that
+    /// reporting a request looks nothing up).
+    fn version(&self, _key: &VersionKey) -> Arc<dyn VersionObserver> {
+        Arc::new(NoObserver)
+    }
     /// A load ended: its artifact's size when it loaded, the error when it did not.
     fn loaded(&self, _key: &VersionKey, _took: Duration, _result: Result<u64, &RuntimeError>) {}
     /// A loaded version was evicted from the cache.
     fn evicted(&self, _key: &VersionKey) {}
+}
+
+/// What one loaded version reports of its requests.
+pub trait VersionObserver: Send + Sync + fmt::Debug {
+    /// A request waited `waited` for a session, or in a batch, before its run started.
+    fn queued(&self, _waited: Duration) {}
+    /// A session run of `requests` requests took `took` (`ok`: it returned outputs).
+    fn ran(&self, _requests: u64, _took: Duration, _ok: bool) {}
+    /// A batch of `rows` rows (summed leading dimensions) was run.
+    fn batched(&self, _rows: usize) {}
 }
 
 /// Reports to no one.
@@ -26,3 +36,4 @@ pub trait Observer: Send + Sync + fmt::Debug {
 pub struct NoObserver;
 
 impl Observer for NoObserver {}
+impl VersionObserver for NoObserver {}

@@ -20,7 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tracing::Span;
 
 use crate::key::VersionKey;
-use crate::{Observer, RuntimeConfig, RuntimeError, convert};
+use crate::{RuntimeConfig, RuntimeError, VersionObserver, convert};
 
 /// Counters of one loaded version, since it was loaded. Warm-up runs are not counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -56,7 +56,7 @@ pub(crate) struct SessionPool {
     runs: AtomicU64,
     requests: AtomicU64,
     rejected: AtomicU64,
-    observer: Arc<dyn Observer>,
+    observer: Arc<dyn VersionObserver>,
 }
 
 impl fmt::Debug for SessionPool {
@@ -78,7 +78,7 @@ impl SessionPool {
         key: VersionKey,
         signature: Signature,
         bytes: &[u8],
-        observer: Arc<dyn Observer>,
+        observer: Arc<dyn VersionObserver>,
     ) -> Result<Self, RuntimeError> {
         let actual = Digest::of(bytes);
         if actual != key.digest {
@@ -119,7 +119,7 @@ impl SessionPool {
         Ok(pool)
     }
 
-    pub(crate) fn observer(&self) -> &dyn Observer {
+    pub(crate) fn observer(&self) -> &dyn VersionObserver {
         &*self.observer
     }
 
@@ -211,7 +211,7 @@ impl SessionPool {
     pub(crate) async fn run(self: &Arc<Self>, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, RuntimeError> {
         let asked = Instant::now();
         let permit = self.acquire().await?;
-        self.observer.queued(&self.key, asked.elapsed());
+        self.observer.queued(asked.elapsed());
         if self.runs_inline(element_count(&inputs)) {
             return self.run_blocking(&inputs, 1, permit, true);
         }
@@ -242,7 +242,7 @@ impl SessionPool {
         let started = Instant::now();
         let result = self.run_session(session, inputs);
         let elapsed = started.elapsed();
-        self.observer.ran(&self.key, requests, elapsed, result.is_ok());
+        self.observer.ran(requests, elapsed, result.is_ok());
         if result.is_ok() {
             self.inline.record_cost(elapsed, element_count(inputs));
         }

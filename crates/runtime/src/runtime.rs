@@ -191,6 +191,7 @@ impl Runtime {
         let span = tracing::Span::current();
         let pool = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
+            let observer = observer.version(&pool_key);
             SessionPool::create(&environment, &config, pool_key, signature, &bytes, observer)
         })
         .await

@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use depot_domain::{ModelName, VersionNumber};
-use depot_runtime::{Observer, RuntimeError, VersionKey};
+use depot_runtime::{Observer, RuntimeError, VersionKey, VersionObserver};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -183,6 +183,7 @@ struct Inner {
 }
 
 /// One version's series and Triton statistics.
+#[derive(Debug)]
 struct VersionMetrics {
     labels: VersionLabels,
     in_flight: Gauge,
@@ -194,6 +195,7 @@ struct VersionMetrics {
     roles: [OnceLock<RoleMetrics>; 3],
 }
 
+#[derive(Debug)]
 struct RoleMetrics {
     duration: Histogram,
     success: Counter,
@@ -312,14 +314,30 @@ impl Metrics {
         Self { inner: Arc::new(inner) }
     }
 
-    /// One HTTP request, by its route template (`None`: it matched no route).
-    pub fn http(&self, route: Option<&str>, method: &str, status: u16, took: Duration) {
+    /// One HTTP request, by its route: `name` is the route's name (cheap, the key of its
+    /// series), `template` gives its template (asked once per route, for the label); neither
+    /// when it matched no route.
+    pub fn http(
+        &self,
+        name: Option<&str>,
+        template: impl FnOnce() -> Option<String>,
+        method: &str,
+        status: u16,
+        took: Duration,
+    ) {
         if !self.inner.enabled {
             return;
         }
         const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
         let class = usize::from((status / 100).clamp(1, 5) - 1);
-        let route = self.route(route.unwrap_or("(unmatched)"), method);
+        let route = match name {
+            Some(name) => self.route(name, method, template),
+            None => {
+                let template = template();
+                let key = template.as_deref().unwrap_or("(unmatched)");
+                self.route(key, method, || template.clone())
+            }
+        };
         let counter = route.classes[class].get_or_init(|| {
             let RouteLabels { route: r, method: m } = route.labels.clone();
             let labels = HttpLabels { route: r, method: m, status_class: CLASSES[class] };
@@ -329,22 +347,23 @@ impl Metrics {
         route.duration.observe(took.as_secs_f64());
     }
 
-    fn route(&self, route: &str, method: &str) -> Arc<RouteMetrics> {
+    fn route(&self, key: &str, method: &str, template: impl FnOnce() -> Option<String>) -> Arc<RouteMetrics> {
         let found = {
             let routes = self.inner.routes.read().unwrap_or_else(|e| e.into_inner());
-            routes.get(route).and_then(|m| m.get(method)).cloned()
+            routes.get(key).and_then(|m| m.get(method)).cloned()
         };
         if let Some(found) = found {
             return found;
         }
-        let labels = RouteLabels { route: route.to_owned(), method: method.to_owned() };
+        let route = template().unwrap_or_else(|| "(unmatched)".to_owned());
+        let labels = RouteLabels { route, method: method.to_owned() };
         let made = Arc::new(RouteMetrics {
             duration: self.inner.http_duration.get_or_create(&labels).clone(),
             classes: Default::default(),
             labels,
         });
         let mut routes = self.inner.routes.write().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(routes.entry(route.to_owned()).or_default().entry(method.to_owned()).or_insert(made))
+        Arc::clone(routes.entry(key.to_owned()).or_default().entry(method.to_owned()).or_insert(made))
     }
 
     fn version(&self, model: &ModelName, version: VersionNumber) -> Arc<VersionMetrics> {
@@ -372,26 +391,16 @@ impl Metrics {
     /// A prediction of a registered version begins; the guard ends it (in-flight gauge).
     pub fn begin(&self, model: &ModelName, version: VersionNumber) -> InFlight {
         if !self.inner.enabled {
-            return InFlight { gauge: None };
+            return InFlight { version: None };
         }
-        let gauge = self.version(model, version).in_flight.clone();
-        gauge.inc();
-        InFlight { gauge: Some(gauge) }
+        let version = self.version(model, version);
+        version.in_flight.inc();
+        InFlight { version: Some(version) }
     }
 
     /// A prediction of a registered version ended: `outcome` is `success` or the error code.
-    pub fn inference(
-        &self,
-        model: &ModelName,
-        version: VersionNumber,
-        role: Role,
-        outcome: Result<(), &'static str>,
-        took: Duration,
-    ) {
-        if !self.inner.enabled {
-            return;
-        }
-        let metrics = self.version(model, version);
+    pub fn inference(&self, in_flight: &InFlight, role: Role, outcome: Result<(), &'static str>, took: Duration) {
+        let Some(metrics) = &in_flight.version else { return };
         let index = role as usize;
         let role = role.as_str();
         let by_role = metrics.roles[index].get_or_init(|| {
@@ -508,39 +517,21 @@ fn labels(model: &ModelName, version: VersionNumber) -> VersionLabels {
 /// A prediction in flight; dropping it ends it.
 #[derive(Debug)]
 pub struct InFlight {
-    gauge: Option<Gauge>,
+    version: Option<Arc<VersionMetrics>>,
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if let Some(gauge) = &self.gauge {
-            gauge.dec();
+        if let Some(version) = &self.version {
+            version.in_flight.dec();
         }
     }
 }
 
 /// The runtime's events, as metrics.
 impl Observer for Metrics {
-    fn queued(&self, key: &VersionKey, waited: Duration) {
-        let metrics = self.version(&key.model, key.version);
-        metrics.queue.observe(waited.as_secs_f64());
-        let stats = &metrics.stats;
-        stats.queue_count.fetch_add(1, Ordering::Relaxed);
-        stats.queue_ns.fetch_add(u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
-    }
-
-    fn ran(&self, key: &VersionKey, requests: u64, took: Duration, _ok: bool) {
-        let metrics = self.version(&key.model, key.version);
-        metrics.compute.observe(took.as_secs_f64());
-        let stats = &metrics.stats;
-        stats.execution_count.fetch_add(1, Ordering::Relaxed);
-        stats.inference_count.fetch_add(requests, Ordering::Relaxed);
-        stats.compute_count.fetch_add(requests, Ordering::Relaxed);
-        stats.compute_ns.fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
-    }
-
-    fn batched(&self, key: &VersionKey, rows: usize) {
-        self.version(&key.model, key.version).batch.observe(rows as f64);
+    fn version(&self, key: &VersionKey) -> Arc<dyn VersionObserver> {
+        self.version(&key.model, key.version)
     }
 
     fn loaded(&self, _key: &VersionKey, took: Duration, result: Result<u64, &RuntimeError>) {
@@ -554,5 +545,26 @@ impl Observer for Metrics {
 
     fn evicted(&self, _key: &VersionKey) {
         self.inner.evictions.inc();
+    }
+}
+
+/// One loaded version's requests, as metrics and Triton statistics.
+impl VersionObserver for VersionMetrics {
+    fn queued(&self, waited: Duration) {
+        self.queue.observe(waited.as_secs_f64());
+        self.stats.queue_count.fetch_add(1, Ordering::Relaxed);
+        self.stats.queue_ns.fetch_add(u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    fn ran(&self, requests: u64, took: Duration, _ok: bool) {
+        self.compute.observe(took.as_secs_f64());
+        self.stats.execution_count.fetch_add(1, Ordering::Relaxed);
+        self.stats.inference_count.fetch_add(requests, Ordering::Relaxed);
+        self.stats.compute_count.fetch_add(requests, Ordering::Relaxed);
+        self.stats.compute_ns.fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    fn batched(&self, rows: usize) {
+        self.batch.observe(rows as f64);
     }
 }

@@ -99,7 +99,7 @@ impl Serving {
         let started = Instant::now();
         let (resolved, role) = self.resolve(model, reference).await?;
         // From here on the version is a registered one: its name and number may be labels.
-        let _in_flight = self.metrics.begin(&resolved.model, resolved.version);
+        let in_flight = self.metrics.begin(&resolved.model, resolved.version);
         let result = async {
             let signature = resolved.servable_signature()?;
             let (inputs, request) = decode(signature)?;
@@ -109,7 +109,7 @@ impl Serving {
         }
         .await;
         let outcome = result.as_ref().map(drop).map_err(|e| e.code.as_str());
-        self.metrics.inference(&resolved.model, resolved.version, role, outcome, started.elapsed());
+        self.metrics.inference(&in_flight, role, outcome, started.elapsed());
         let (outputs, request) = result?;
         Ok(Prediction { model: resolved.model.clone(), version: resolved.version, outputs, request })
     }
