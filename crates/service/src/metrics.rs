@@ -418,7 +418,10 @@ impl Metrics {
             }
             Err(code) => {
                 let VersionLabels { model, version } = metrics.labels.clone();
-                self.inner.inference_requests.get_or_create(&OutcomeLabels { model, version, role, outcome: code }).inc();
+                self.inner
+                    .inference_requests
+                    .get_or_create(&OutcomeLabels { model, version, role, outcome: code })
+                    .inc();
             }
         }
         let stats = &metrics.stats;
