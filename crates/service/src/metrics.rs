@@ -534,6 +534,9 @@ impl Drop for InFlight {
 /// The runtime's events, as metrics.
 impl Observer for Metrics {
     fn version(&self, key: &VersionKey) -> Arc<dyn VersionObserver> {
+        if !self.inner.enabled {
+            return Arc::new(depot_runtime::NoObserver);
+        }
         self.version(&key.model, key.version)
     }
 
