@@ -77,14 +77,14 @@ fn answered(request: &HttpRequest, answer: Result<Actor, depot_service::Error>) 
     if let Ok(actor) = &answer
         && tracing::enabled!(tracing::Level::INFO)
     {
-        request.extensions_mut().insert(Authenticated(actor.principal().to_owned()));
+        request.extensions_mut().insert(Authenticated(actor.principal_shared()));
     }
     answer
 }
 
 /// The principal a request was authenticated as, for its log line.
 #[derive(Debug, Clone)]
-pub(crate) struct Authenticated(pub String);
+pub(crate) struct Authenticated(pub std::sync::Arc<str>);
 
 impl FromRequest for Caller {
     type Error = actix_web::Error;

@@ -83,7 +83,7 @@ fn log_line<B>(response: &ServiceResponse<B>, id: &str, trace_id: &str, started:
     let version = served.as_ref().map(|s| s.version.to_string()).or_else(|| path_param(request, "version"));
     let (model, version) = (model.as_deref().unwrap_or(""), version.as_deref().unwrap_or(""));
     let principal = request.extensions().get::<Authenticated>().map(|a| a.0.clone()).unwrap_or_default();
-    let principal = principal.as_str();
+    let principal: &str = &principal;
     let method = request.method().as_str();
     let error = response.response().error().and_then(service_error);
     match error {

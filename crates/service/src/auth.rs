@@ -94,6 +94,11 @@ impl Actor {
         &self.principal
     }
 
+    /// The principal, shared (for keeping it past the request without copying it).
+    pub fn principal_shared(&self) -> Arc<str> {
+        Arc::clone(&self.principal)
+    }
+
     pub fn token(&self) -> Option<&str> {
         self.token.as_deref()
     }

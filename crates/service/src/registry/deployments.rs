@@ -79,11 +79,12 @@ impl Registry {
             }
             None => self.catalog.rollback_target(name).await?,
         };
+        // Loaded and warmed first either way: a proposal of a version that cannot be served is
+        // refused at once, like a direct rollback.
+        self.serving.preload(name, target).await?;
         if self.deployment_needs_approval(name).await? && !self.catalog.was_deployed(name, target).await? {
-            self.serving.preload(name, target).await?;
             return self.propose(actor, name, ChangeKind::Deploy, Some(target), None, None).await;
         }
-        self.serving.preload(name, target).await?;
         let change = actor.change();
         let deployment = self.catalog.rollback(name, target, &change).await?;
         self.metrics.change("rollback");
@@ -117,8 +118,10 @@ impl Registry {
         percent: u8,
     ) -> Result<Outcome<Deployment>, Error> {
         actor.require(Permission::Deploy, name)?;
-        self.check_canary(name, version, percent).await?;
         if self.deployment_needs_approval(name).await? {
+            // Checked now so that a proposal is one that could be made; `apply_canary` checks
+            // again when it is approved (the deployment may have moved since).
+            self.check_canary(name, version, percent).await?;
             self.serving.preload(name, version).await?;
             return self.propose(actor, name, ChangeKind::Canary, Some(version), None, Some(percent)).await;
         }
