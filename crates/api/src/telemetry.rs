@@ -46,9 +46,12 @@ pub async fn log_request(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let id = request_id(request.request());
-    let trace = TraceContext::of(request.request());
-    let span = if tracing::enabled!(Level::INFO) {
-        tracing::info_span!("request", request_id = %id, trace_id = %trace.trace_id())
+    let mut trace = TraceContext::of(request.request());
+    let span = if tracing::span_enabled!(Level::INFO) {
+        let span = tracing::info_span!("request", request_id = %id, trace_id = tracing::field::Empty);
+        trace.export_with(&span);
+        span.record("trace_id", tracing::field::display(trace.trace_id()));
+        span
     } else {
         Span::none()
     };
@@ -133,6 +136,8 @@ pub struct TraceContext {
     trace_id: u128,
     span_id: u64,
     flags: u8,
+    /// The caller's span, when the trace was continued.
+    parent: Option<u64>,
 }
 
 impl TraceContext {
@@ -142,13 +147,42 @@ impl TraceContext {
         let random = uuid::Uuid::new_v4().as_u128();
         let span_id = (random as u64) | 1;
         match request.headers().get(&TRACEPARENT).and_then(|v| v.to_str().ok()).and_then(Self::parse) {
-            Some((trace_id, flags)) => Self { trace_id, span_id, flags },
-            None => Self { trace_id: uuid::Uuid::new_v4().as_u128(), span_id, flags: 1 },
+            Some((trace_id, parent, flags)) => Self { trace_id, span_id, flags, parent: Some(parent) },
+            None => Self { trace_id: uuid::Uuid::new_v4().as_u128(), span_id, flags: 1, parent: None },
         }
     }
 
-    /// The trace id and flags of a `traceparent` value (`00-<32 hex>-<16 hex>-<2 hex>`).
-    fn parse(value: &str) -> Option<(u128, u8)> {
+    /// Makes `span` this request's span for trace export: its parent is the caller's span, and
+    /// when spans are exported (an OpenTelemetry layer is installed), the ids become the
+    /// exported span's, so the log line and the response name what the collector received.
+    /// Without that layer, nothing changes.
+    pub fn export_with(&mut self, span: &Span) {
+        use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        if let Some(parent) = self.parent {
+            let caller = SpanContext::new(
+                TraceId::from(self.trace_id),
+                SpanId::from(parent),
+                TraceFlags::new(self.flags),
+                true,
+                TraceState::default(),
+            );
+            // Fails only when no layer exports spans: then there is no parent to set.
+            let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(caller));
+        }
+        let context = span.context();
+        let exported = context.span();
+        let exported = exported.span_context();
+        if exported.is_valid() {
+            self.trace_id = u128::from_be_bytes(exported.trace_id().to_bytes());
+            self.span_id = u64::from_be_bytes(exported.span_id().to_bytes());
+            self.flags = exported.trace_flags().to_u8();
+        }
+    }
+
+    /// The trace id, parent span id and flags of a `traceparent` value
+    /// (`00-<32 hex>-<16 hex>-<2 hex>`).
+    fn parse(value: &str) -> Option<(u128, u64, u8)> {
         let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         let mut parts = value.trim().split('-');
         let (version, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
@@ -156,8 +190,8 @@ impl TraceContext {
             return None;
         }
         let trace_id = u128::from_str_radix(trace, 16).ok().filter(|t| *t != 0)?;
-        u64::from_str_radix(parent, 16).ok().filter(|p| *p != 0)?;
-        Some((trace_id, u8::from_str_radix(flags, 16).ok()?))
+        let parent = u64::from_str_radix(parent, 16).ok().filter(|p| *p != 0)?;
+        Some((trace_id, parent, u8::from_str_radix(flags, 16).ok()?))
     }
 
     pub fn trace_id(&self) -> String {
@@ -214,7 +248,7 @@ mod tests {
             let request = TestRequest::default().insert_header(("traceparent", bad)).to_http_request();
             let trace = TraceContext::of(&request);
             assert_ne!(trace.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736", "{bad:?}");
-            assert_eq!(TraceContext::parse(&trace.header()).map(|(t, _)| t), Some(trace.trace_id), "{bad:?}");
+            assert_eq!(TraceContext::parse(&trace.header()).map(|(t, _, _)| t), Some(trace.trace_id), "{bad:?}");
         }
         let request = TestRequest::default().to_http_request();
         let (a, b) = (TraceContext::of(&request), TraceContext::of(&request));

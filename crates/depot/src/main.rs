@@ -126,7 +126,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
         }
         _ => {}
     }
-    telemetry::init(cli.log_format);
+    let _telemetry = telemetry::init(cli.log_format)?;
     match cli.command {
         Command::Serve => {
             let settings = load_settings(cli.config.as_ref())?;

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{database_url, repo, start};
+use common::{database_url, start, upload_iris};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,11 +27,7 @@ async fn each_request_gets_one_log_line_and_each_error_is_logged_once() {
     let client = server.admin_client();
     let base = &server.base;
 
-    client.post(format!("{base}/v1/models")).json(&json!({"name": "iris"})).send().await.expect("create");
-    let bytes = std::fs::read(repo().join("tests/fixtures/sklearn_logreg.onnx")).expect("fixture");
-    let form = reqwest::multipart::Form::new().part("artifact", reqwest::multipart::Part::bytes(bytes));
-    let uploaded = client.post(format!("{base}/v1/models/iris/versions")).multipart(form).send().await.expect("upload");
-    assert_eq!(uploaded.status(), 201);
+    upload_iris(&client, base).await;
 
     let predicted = client
         .post(format!("{base}/v1/models/iris/versions/1/predict"))

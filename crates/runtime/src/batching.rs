@@ -50,6 +50,8 @@ struct Pending {
     reply: oneshot::Sender<Reply>,
     enqueued: Instant,
     span: Span,
+    /// The request's `queue` span (for trace export), closed when its batch starts.
+    _queue: Span,
     _slot: QueueSlot,
 }
 
@@ -92,7 +94,16 @@ impl Batcher {
         let rows = Self::rows(&inputs).ok_or_else(|| RuntimeError::inference("request cannot be batched"))?;
         let slot = pool.enter_queue()?;
         let (reply, response) = oneshot::channel();
-        let pending = Pending { inputs, rows, reply, enqueued: Instant::now(), span: Span::current(), _slot: slot };
+        let queue = tracing::info_span!(target: "depot::span", "queue", batched = true);
+        let pending = Pending {
+            inputs,
+            rows,
+            reply,
+            enqueued: Instant::now(),
+            span: Span::current(),
+            _queue: queue,
+            _slot: slot,
+        };
         self.submit.send(pending).map_err(|_| RuntimeError::internal("the batching task has stopped"))?;
         // The batch's thread failed (panicked) before answering.
         response.await.map_err(|_| RuntimeError::internal("the batch was dropped before it ran"))?
@@ -213,14 +224,19 @@ fn dispatch(pool: Arc<SessionPool>, requests: Vec<Pending>, permit: OwnedSemapho
         let _entered = span.enter();
         let mut inputs = Vec::with_capacity(requests.len());
         let mut replies = Vec::with_capacity(requests.len());
+        let mut infer = Vec::with_capacity(requests.len());
+        let size = requests.len();
         for p in requests {
-            // Dropping the rest of `p` releases its queue slot: it is no longer waiting.
+            // Dropping the rest of `p` releases its queue slot and ends its queue span: it is
+            // no longer waiting.
+            infer.push(tracing::info_span!(target: "depot::span", parent: &p.span, "infer", batch = size, inline));
             inputs.push(p.inputs);
             replies.push(p.reply);
         }
         let result = concat_requests(inputs)
             .and_then(|batched| pool.run_blocking(&batched, replies.len() as u64, permit, inline))
             .and_then(|outputs| split_outputs(outputs, &rows));
+        drop(infer);
         match result {
             Ok(per_request) => {
                 for (reply, outputs) in replies.into_iter().zip(per_request) {

@@ -17,7 +17,7 @@ use ort::environment::Environment;
 use ort::session::Session;
 use ort::value::Outlet;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
-use tracing::Span;
+use tracing::Instrument;
 
 use crate::key::VersionKey;
 use crate::{RuntimeConfig, RuntimeError, VersionObserver, convert};
@@ -210,13 +210,15 @@ impl SessionPool {
     /// Runs one request on a session: on this thread when it is cheap, else on a blocking thread.
     pub(crate) async fn run(self: &Arc<Self>, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, RuntimeError> {
         let asked = Instant::now();
-        let permit = self.acquire().await?;
+        // The spans under target `depot::span` exist only for trace export (off by default).
+        let permit = self.acquire().instrument(tracing::info_span!(target: "depot::span", "queue")).await?;
         self.observer.queued(asked.elapsed());
-        if self.runs_inline(element_count(&inputs)) {
-            return self.run_blocking(&inputs, 1, permit, true);
+        let inline = self.runs_inline(element_count(&inputs));
+        let span = tracing::info_span!(target: "depot::span", "infer", batch = 1usize, inline);
+        if inline {
+            return span.in_scope(|| self.run_blocking(&inputs, 1, permit, true));
         }
         let pool = Arc::clone(self);
-        let span = Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             pool.run_blocking(&inputs, 1, permit, false)

@@ -275,13 +275,15 @@ async fn infer(
         .await?;
     let version = prediction.version.to_string();
     let decoded = &prediction.request;
-    let response = tensors::encode_oip_response(
-        prediction.model.as_str(),
-        &version,
-        decoded.id.as_deref(),
-        &prediction.outputs,
-        decoded,
-    );
+    let response = tracing::info_span!(target: "depot::span", "encode").in_scope(|| {
+        tensors::encode_oip_response(
+            prediction.model.as_str(),
+            &version,
+            decoded.id.as_deref(),
+            &prediction.outputs,
+            decoded,
+        )
+    });
     let mut builder = served_by(request, prediction.model, prediction.version);
     match response.json_header_length {
         Some(length) => {

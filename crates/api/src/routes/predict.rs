@@ -86,7 +86,14 @@ async fn predict(
         .predict(actor, name, reference, |signature| Ok((tensors::decode_simple_inputs(body, signature)?, ())))
         .await?;
     let mut out = Vec::with_capacity(256);
-    tensors::write_simple_response(&mut out, prediction.model.as_str(), prediction.version.get(), &prediction.outputs);
+    tracing::info_span!(target: "depot::span", "encode").in_scope(|| {
+        tensors::write_simple_response(
+            &mut out,
+            prediction.model.as_str(),
+            prediction.version.get(),
+            &prediction.outputs,
+        )
+    });
     Ok(served_by(request, prediction.model, prediction.version).content_type("application/json").body(out))
 }
 

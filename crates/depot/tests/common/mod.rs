@@ -81,3 +81,14 @@ pub fn start(database_url: &str, storage: &std::path::Path, env: &[(&str, &str)]
         .to_owned();
     Server { child, base, token_file }
 }
+
+/// Creates the model `iris` and registers the scikit-learn fixture as its version 1.
+#[allow(dead_code, reason = "each test binary compiles this module; not every one uploads")]
+pub async fn upload_iris(client: &reqwest::Client, base: &str) {
+    let created = client.post(format!("{base}/v1/models")).json(&serde_json::json!({"name": "iris"})).send().await;
+    assert_eq!(created.expect("create").status(), 201);
+    let bytes = std::fs::read(repo().join("tests/fixtures/sklearn_logreg.onnx")).expect("fixture");
+    let form = reqwest::multipart::Form::new().part("artifact", reqwest::multipart::Part::bytes(bytes));
+    let uploaded = client.post(format!("{base}/v1/models/iris/versions")).multipart(form).send().await.expect("upload");
+    assert_eq!(uploaded.status(), 201);
+}

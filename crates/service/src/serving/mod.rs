@@ -19,6 +19,7 @@ use depot_domain::{ModelName, NamedTensor, Permission, Signature, ValidatedInput
 use depot_runtime::{BatchConfig, LoadedModel, Runtime, VersionKey};
 use depot_serialization::tensors::EncodingError;
 use depot_storage::ArtifactStore;
+use tracing::Instrument;
 
 pub use resolver::{Resolved, Resolver, Target};
 
@@ -97,12 +98,15 @@ impl Serving {
     ) -> Result<Prediction<R>, Error> {
         actor.require(Permission::Predict, model)?;
         let started = Instant::now();
-        let (resolved, role) = self.resolve(model, reference).await?;
+        // The spans under target `depot::span` exist only for trace export (off by default).
+        let (resolved, role) =
+            self.resolve(model, reference).instrument(tracing::info_span!(target: "depot::span", "resolve")).await?;
         // From here on the version is a registered one: its name and number may be labels.
         let in_flight = self.metrics.begin(&resolved.model, resolved.version);
         let result = async {
             let signature = resolved.servable_signature()?;
-            let (inputs, request) = decode(signature)?;
+            let (inputs, request) =
+                tracing::info_span!(target: "depot::span", "decode").in_scope(|| decode(signature))?;
             let loaded = self.load(&resolved, signature).await?;
             let outputs = loaded.infer(inputs).await?;
             Ok::<_, Error>((outputs, request))
