@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use depot_api::{Application, Settings};
+use depot_api::{Application, ReplicaState, Settings};
 use depot_storage::faults::{Faults, faulty_store};
 use depot_storage::{ArtifactStore, StorageConfig};
 use sqlx::{Connection, PgConnection};
@@ -60,6 +60,8 @@ pub struct TestApp {
     pub database_url: String,
     pub storage: StorageConfig,
     pub faults: Arc<Faults>,
+    /// The server's replica state (readiness, draining).
+    pub replica: Arc<ReplicaState>,
     _dir: tempfile::TempDir,
 }
 
@@ -126,11 +128,23 @@ impl TestApp {
         let app = Application::build_with_store(settings.clone(), store).await.context("building the application")?;
         let base = format!("http://{}", app.address());
         let metrics_address = app.metrics_address();
+        let replica = app.replica();
         tokio::spawn(app.run_until_stopped());
         // With authentication off no token is written (and none is needed).
         let admin_token = std::fs::read_to_string(&token_file).map(|t| t.trim().to_owned()).unwrap_or_default();
         let client = if admin_token.is_empty() { reqwest::Client::new() } else { client_with(&admin_token) };
-        Ok(Self { base, client, admin_token, settings, metrics_address, database_url, storage, faults, _dir: dir })
+        Ok(Self {
+            base,
+            client,
+            admin_token,
+            settings,
+            metrics_address,
+            database_url,
+            storage,
+            faults,
+            replica,
+            _dir: dir,
+        })
     }
 
     /// Starts a second server (a replica) on this one's database and store, after `adjust` has

@@ -20,7 +20,7 @@ pub mod telemetry;
 mod upload;
 mod views;
 
-pub use depot_service::{AuthConfig, AuthMode};
+pub use depot_service::{AuthConfig, AuthMode, ReplicaState};
 pub use settings::{Limits, MetricsSettings, ServerSettings, ServingSettings, Settings};
 pub use startup::Application;
 
@@ -33,7 +33,7 @@ pub async fn create_admin_token(settings: &Settings, principal: &str, name: &str
     let principal = Principal::parse(principal)?;
     let catalog =
         Catalog::connect(&settings.database).await.map_err(|e| anyhow::anyhow!(depot_service::error_chain(&e)))?;
-    let auth = Auth::new(catalog.clone(), settings.auth.clone());
+    let auth = Auth::new(catalog.clone(), settings.auth.clone(), Default::default());
     let request = TokenRequest {
         name: name.to_owned(),
         principal,

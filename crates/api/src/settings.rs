@@ -61,11 +61,22 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_timeout_s: u64,
+    /// Seconds a replica keeps serving after SIGTERM while it answers not-ready, so that load
+    /// balancers stop sending to it before it stops accepting (SIGINT skips this).
+    pub drain_grace_s: u64,
+    /// Milliseconds a client has to send a request's head (line and headers) before 408.
+    pub request_head_timeout_ms: u64,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { listen: "127.0.0.1:8080".to_owned(), workers: 0, shutdown_timeout_s: 30 }
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+            workers: 0,
+            shutdown_timeout_s: 30,
+            drain_grace_s: 5,
+            request_head_timeout_ms: 5_000,
+        }
     }
 }
 

@@ -8,7 +8,9 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::Context;
-use depot_service::{ArtifactStore, Catalog, InspectLimits, Metrics, RegistryLimits, Runtime, ServiceConfig, Services};
+use depot_service::{
+    ArtifactStore, Catalog, InspectLimits, Metrics, RegistryLimits, ReplicaState, Runtime, ServiceConfig, Services,
+};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::Settings;
@@ -25,6 +27,8 @@ pub struct Application {
     bootstrap_token: Option<std::path::PathBuf>,
     /// The separate metrics listener (`metrics.listen`) and its address.
     metrics_server: Option<(SocketAddr, Server)>,
+    replica: Arc<ReplicaState>,
+    drain_grace: Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -78,6 +82,8 @@ impl Application {
             tracing::warn!(path = %path.display(), "first start: an admin token was created and written to this file");
         }
         let background = tokio::spawn(services.clone().run_background());
+        let replica = Arc::clone(&services.replica);
+        let drain_grace = Duration::from_secs(settings.server.drain_grace_s);
         let services_for_metrics = services.clone();
         let state = AppState { services, limits: settings.limits.clone() };
         let json_limit = settings.limits.max_json_bytes;
@@ -99,14 +105,17 @@ impl Application {
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .default_service(web::to(not_found))
         })
-        .shutdown_timeout(settings.server.shutdown_timeout_s);
+        .shutdown_timeout(settings.server.shutdown_timeout_s)
+        .client_request_timeout(Duration::from_millis(settings.server.request_head_timeout_ms))
+        // SIGTERM drains first (`run_until_stopped`); actix's own handling would stop at once.
+        .disable_signals();
         let server = if settings.server.workers > 0 { server.workers(settings.server.workers) } else { server };
         let server = server.listen(listener)?.run();
         let metrics_server = match &settings.metrics.listen {
             Some(listen) => Some(metrics_server(listen, services_for_metrics)?),
             None => None,
         };
-        Ok(Self { address, server, catalog, background, bootstrap_token, metrics_server })
+        Ok(Self { address, server, catalog, background, bootstrap_token, metrics_server, replica, drain_grace })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -123,27 +132,79 @@ impl Application {
         self.bootstrap_token.as_deref()
     }
 
-    /// Serves until the process is told to stop (SIGINT/SIGTERM), letting in-flight requests
-    /// finish.
+    /// Serves until the process is told to stop, letting in-flight requests finish (for up to
+    /// `server.shutdown_timeout_s`). On SIGTERM the replica first drains: it answers not-ready
+    /// and keeps serving for `server.drain_grace_s`, so that load balancers stop sending to it
+    /// before it stops accepting. SIGINT (or a second signal) skips the grace.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        if let Some((_, server)) = self.metrics_server {
+        let handle = self.server.handle();
+        let metrics_handle = self.metrics_server.map(|(_, server)| {
             let handle = server.handle();
             tokio::spawn(server);
-            let result = self.server.await;
+            handle
+        });
+        let (replica, grace) = (self.replica, self.drain_grace);
+        let signals = tokio::spawn(async move {
+            let Ok(mut signals) = Signals::new() else {
+                tracing::warn!("cannot listen for signals: only a stop from within ends the server");
+                return;
+            };
+            let first = signals.next().await;
+            replica.start_draining();
+            if first == Signal::Terminate && !grace.is_zero() {
+                tracing::info!(grace_s = grace.as_secs(), "SIGTERM: draining (not ready) before stopping");
+                tokio::select! {
+                    () = tokio::time::sleep(grace) => {}
+                    _ = signals.next() => tracing::info!("second signal: stopping now"),
+                }
+            }
+            tracing::info!("stopping: finishing the requests in flight");
             handle.stop(true).await;
-            self.background.abort();
-            tokio::time::timeout(Duration::from_secs(5), self.catalog.close()).await.ok();
-            return result;
-        }
+        });
         let result = self.server.await;
+        signals.abort();
+        if let Some(handle) = metrics_handle {
+            handle.stop(true).await;
+        }
         self.background.abort();
         tokio::time::timeout(Duration::from_secs(5), self.catalog.close()).await.ok();
         result
     }
 
+    /// This replica's state (readiness, draining).
+    pub fn replica(&self) -> Arc<ReplicaState> {
+        Arc::clone(&self.replica)
+    }
+
     /// A handle that stops the server from elsewhere (tests).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Terminate,
+    Interrupt,
+}
+
+/// SIGTERM and SIGINT, as they come.
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self { terminate: signal(SignalKind::terminate())?, interrupt: signal(SignalKind::interrupt())? })
+    }
+
+    async fn next(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.terminate.recv() => Signal::Terminate,
+            _ = self.interrupt.recv() => Signal::Interrupt,
+        }
     }
 }
 
@@ -162,6 +223,7 @@ fn metrics_server(listen: &str, services: Services) -> anyhow::Result<(SocketAdd
         )
     })
     .workers(1)
+    .disable_signals()
     .listen(listener)?
     .run();
     Ok((address, server))

@@ -391,9 +391,11 @@ pub struct Health {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ready` or `unready`.
+    /// `/readyz`: `ready`, `starting` or `draining`; `/healthz/dependencies`: `ok` or
+    /// `unavailable`.
     pub status: String,
-    /// `ok` or what failed, per dependency (`database`, `storage`).
+    /// Each condition and its state (`/readyz`: `draining`, `deployed_versions`, `database`;
+    /// `/healthz/dependencies`: `database` and `storage`, `ok` or `unreachable`).
     #[schema(value_type = Object, example = json!({"database": "ok", "storage": "ok"}))]
     pub checks: BTreeMap<String, String>,
 }

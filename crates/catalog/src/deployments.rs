@@ -51,6 +51,13 @@ struct DeploymentRow {
 }
 
 #[derive(FromRow)]
+struct NamedDeploymentRow {
+    name: String,
+    #[sqlx(flatten)]
+    deployment: DeploymentRow,
+}
+
+#[derive(FromRow)]
 struct AliasRow {
     alias: String,
     version: i32,
@@ -131,6 +138,26 @@ async fn current(conn: &mut PgConnection, id: i64) -> Result<Option<DeploymentRo
 }
 
 impl Catalog {
+    /// The deployed models, most recently changed first, at most `limit` (what a replica loads
+    /// before it turns ready).
+    pub async fn list_deployments(&self, limit: u32) -> Result<Vec<(ModelName, Deployment)>, CatalogError> {
+        let rows = sqlx::query_as::<_, NamedDeploymentRow>(
+            "SELECT m.name, d.version, d.canary_version, d.canary_percent, d.updated_at, d.updated_by
+             FROM deployments d JOIN models m ON m.id = d.model_id ORDER BY d.updated_at DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let name = ModelName::parse(&row.name)
+                    .map_err(|_| CatalogError::Corrupt { reason: format!("model name {:?}", row.name) })?;
+                let deployment = row.deployment.into_deployment(&name)?;
+                Ok((name, deployment))
+            })
+            .collect()
+    }
+
     pub async fn get_deployment(&self, model: &ModelName) -> Result<Option<Deployment>, CatalogError> {
         let row = sqlx::query_as::<_, DeploymentRow>(
             "SELECT d.version, d.canary_version, d.canary_percent, d.updated_at, d.updated_by

@@ -271,6 +271,11 @@ impl Runtime {
         self.cache().ready_bytes()
     }
 
+    /// How many versions the cache keeps loaded (`cache_max_versions`).
+    pub fn capacity(&self) -> usize {
+        self.inner.config.cache_max_versions
+    }
+
     fn cache(&self) -> MutexGuard<'_, Cache> {
         self.inner.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -37,7 +37,11 @@ async fn main() -> anyhow::Result<()> {
     let config = DatabaseConfig { url: format!("{postgres}/{database}"), ..DatabaseConfig::default() };
     let catalog = Catalog::connect(&config).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     // A cache that never expires within the run: every measured call finds the token cached.
-    let auth = Auth::new(catalog.clone(), AuthConfig { token_cache_ms: u64::MAX / 2, ..AuthConfig::default() });
+    let auth = Auth::new(
+        catalog.clone(),
+        AuthConfig { token_cache_ms: u64::MAX / 2, ..AuthConfig::default() },
+        Default::default(),
+    );
     let request = TokenRequest {
         name: "bench".to_owned(),
         principal: Principal::parse("bench")?,
@@ -49,7 +53,8 @@ async fn main() -> anyhow::Result<()> {
     let credentials = Credentials { bearer: Some(&token), peer: None, claimed_actor: None, predicting: true };
     // The first request reads the token from the database; the others find it cached.
     auth.authenticate(credentials).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let off = Auth::new(catalog.clone(), AuthConfig { mode: AuthMode::Off, ..AuthConfig::default() });
+    let off =
+        Auth::new(catalog.clone(), AuthConfig { mode: AuthMode::Off, ..AuthConfig::default() }, Default::default());
     let anonymous = Credentials { bearer: None, ..credentials };
 
     println!("auth_bench: {seconds} s per phase, one thread");

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::error::{Error, ErrorCode};
+use crate::replica::ReplicaState;
 
 /// Whether requests need tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -234,6 +235,7 @@ pub struct Auth {
 struct Inner {
     catalog: Catalog,
     config: AuthConfig,
+    replica: Arc<ReplicaState>,
     tokens: RwLock<HashMap<String, Arc<TokenEntry>>>,
     failures: Mutex<Failures>,
     /// Addresses over the limit now (a fast path skips the map while it is zero).
@@ -259,11 +261,15 @@ fn unauthenticated(message: impl Into<String>) -> Error {
 }
 
 impl Auth {
-    pub fn new(catalog: Catalog, config: AuthConfig) -> Self {
+    /// Authentication for one replica: while it cannot reach the database (`replica` is not
+    /// following), tokens it already checked stay valid whatever their age (no revocation can
+    /// be committed meanwhile); new ones need the database.
+    pub fn new(catalog: Catalog, config: AuthConfig, replica: Arc<ReplicaState>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 catalog,
                 config,
+                replica,
                 tokens: RwLock::new(HashMap::new()),
                 failures: Mutex::new(Failures::default()),
                 blocked: AtomicUsize::new(0),
@@ -329,7 +335,8 @@ impl Auth {
         };
         let now = Instant::now();
         let entry = self.lookup(text.id)?;
-        if now.duration_since(entry.read_at) > Duration::from_millis(config.token_cache_ms) {
+        let expired = now.duration_since(entry.read_at) > Duration::from_millis(config.token_cache_ms);
+        if expired && self.inner.replica.following() {
             return None;
         }
         Some(self.admit(&entry, &text, credentials, now))

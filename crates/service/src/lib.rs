@@ -15,8 +15,10 @@ mod auth;
 mod error;
 pub mod metrics;
 mod registry;
+mod replica;
 mod serving;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use auth::{Actor, Auth, AuthConfig, AuthMode, CreatedToken, Credentials, TokenRequest};
@@ -32,6 +34,7 @@ pub use metrics::{Metrics, VersionStats};
 pub use registry::{
     Artifact, Outcome, Registry, RegistryLimits, UploadDetails, VersionUpdate, VersionUpload, page_request,
 };
+pub use replica::{Readiness, ReplicaState};
 pub use serving::{Prediction, Reference, ServableVersion, Serving};
 
 /// Everything the use cases need, as configured.
@@ -50,6 +53,8 @@ pub struct Services {
     pub serving: Serving,
     pub auth: Auth,
     pub metrics: Metrics,
+    /// Whether this replica follows the database, has warmed up, is draining.
+    pub replica: Arc<ReplicaState>,
     catalog: Catalog,
     store: ArtifactStore,
 }
@@ -70,8 +75,16 @@ impl Services {
         config: ServiceConfig,
         metrics: Metrics,
     ) -> Self {
-        let serving = Serving::new(catalog.clone(), store.clone(), runtime, config.resolve_ttl, metrics.clone());
-        let auth = Auth::new(catalog.clone(), config.auth);
+        let replica = Arc::new(ReplicaState::default());
+        let serving = Serving::new(
+            catalog.clone(),
+            store.clone(),
+            runtime,
+            config.resolve_ttl,
+            metrics.clone(),
+            Arc::clone(&replica),
+        );
+        let auth = Auth::new(catalog.clone(), config.auth, Arc::clone(&replica));
         let registry = Registry::new(
             catalog.clone(),
             store.clone(),
@@ -80,7 +93,7 @@ impl Services {
             auth.approval_ttl(),
             metrics.clone(),
         );
-        Self { registry, serving, auth, metrics, catalog, store }
+        Self { registry, serving, auth, metrics, replica, catalog, store }
     }
 
     /// The metrics in the OpenMetrics text format, with what is sampled at scrape time (loaded
@@ -106,10 +119,12 @@ impl Services {
         self.metrics.encode()
     }
 
-    /// The background work of a replica, until aborted: following changes made through other
-    /// replicas, and expiring pending changes (every replica sweeps; each row expires once).
+    /// The background work of a replica, until aborted: loading what is deployed (then the
+    /// replica is ready), following changes made through other replicas, and expiring pending
+    /// changes (every replica sweeps; each row expires once).
     pub async fn run_background(self) {
         let follower = self.serving.clone().follow_changes(self.auth.clone());
+        let warm_up = self.serving.warm_up();
         let sweeper = async {
             let mut every = tokio::time::interval(Duration::from_secs(5));
             loop {
@@ -121,11 +136,18 @@ impl Services {
                 }
             }
         };
-        tokio::join!(follower, sweeper);
+        tokio::join!(follower, warm_up, sweeper);
+    }
+
+    /// Whether this replica should get prediction traffic: it has loaded what is deployed and
+    /// is not draining. Whether the database answers is not part of it (see
+    /// [`Services::dependencies`]): without it, the replica serves what it last knew.
+    pub fn readiness(&self) -> Readiness {
+        self.replica.readiness()
     }
 
     /// Asks the database and the artifact store, at the same time.
-    pub async fn readiness(&self) -> Vec<Check> {
+    pub async fn dependencies(&self) -> Vec<Check> {
         let (database, storage) = tokio::join!(self.catalog.ping(), self.store.check());
         vec![
             Check { name: "database", result: database.map_err(Error::from) },

@@ -173,6 +173,8 @@ struct Inner {
     pending_approvals: Gauge,
     follow_delay: Histogram,
     reconnects: Counter,
+    following: Gauge,
+    stale: Counter,
     pool: Family<PoolState, Gauge>,
     pool_max: Gauge,
     /// Each version's handles, made on its first request: recording then allocates nothing
@@ -302,6 +304,16 @@ impl Metrics {
             reconnects: register!(
                 "replica_notification_reconnects",
                 "Times the notification stream was (re)connected after it broke",
+                Counter::default()
+            ),
+            following: register!(
+                "replica_following",
+                "1 while this replica follows the database's changes; 0 while it cannot reach it and serves what it last knew",
+                Gauge::default()
+            ),
+            stale: register!(
+                "serving_stale_answers",
+                "Versions, aliases or deployments answered from an expired cache entry because the database could not be read",
                 Counter::default()
             ),
             pool: register!("db_pool_connections", "Database connections of this replica by state", Family::default()),
@@ -477,6 +489,11 @@ impl Metrics {
         self.inner.reconnects.inc();
     }
 
+    /// A resolution answered from an expired cache entry: the database could not be read.
+    pub fn stale_answer(&self) {
+        self.inner.stale.inc();
+    }
+
     /// The state sampled at scrape time: what is loaded, what waits, the database pool.
     pub fn sample(&self, sample: &Sample) {
         self.inner.loaded_versions.set(i64::try_from(sample.loaded.len()).unwrap_or(i64::MAX));
@@ -488,6 +505,7 @@ impl Metrics {
         self.inner.pool.get_or_create(&PoolState { state: "in_use" }).set(i64::from(sample.pool_in_use));
         self.inner.pool.get_or_create(&PoolState { state: "idle" }).set(i64::from(sample.pool_idle));
         self.inner.pool_max.set(i64::from(sample.pool_max));
+        self.inner.following.set(i64::from(sample.following));
     }
 
     /// The metrics in the OpenMetrics text format.
@@ -511,6 +529,8 @@ pub struct Sample {
     pub pool_in_use: u32,
     pub pool_idle: u32,
     pub pool_max: u32,
+    /// Whether the replica follows the database's changes now.
+    pub following: bool,
 }
 
 fn labels(model: &ModelName, version: VersionNumber) -> VersionLabels {

@@ -20,6 +20,7 @@ use crate::views::{
     OipErrorBody, OipInferRequest, OipInferResponse, OipModelMetadata, OipServerMetadata, OipStatistics,
     OipTensorMetadata,
 };
+use depot_service::ErrorCode;
 
 /// Header giving the length of the JSON part of a binary request or response.
 pub const HEADER_LENGTH: &str = "inference-header-content-length";
@@ -72,13 +73,16 @@ pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "live": true }))
 }
 
-/// The server can take inference requests: its database and artifact store answer.
+/// The server can take inference requests: the same as `/readyz` (it has loaded what is
+/// deployed and is not draining; a database it cannot reach does not make it unready).
 #[utoipa::path(get, path = "/v2/health/ready", tag = "inference (v2)", operation_id = "get_v2_ready",
     responses((status = 200, description = "Ready"), (status = 503, description = "Not ready", body = OipErrorBody)))]
 #[get("/v2/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, OipError> {
-    for check in state.services.readiness().await {
-        check.result?;
+    let readiness = state.services.readiness();
+    if !readiness.ready {
+        let why = if readiness.draining { "draining" } else { "loading the deployed versions" };
+        return Err(ApiError::new(ErrorCode::Unavailable, format!("not ready: {why}")).into());
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ready": true })))
 }

@@ -25,6 +25,26 @@ impl Server {
         reqwest::Client::builder().default_headers(headers).build().expect("client")
     }
 
+    /// Sends SIGTERM (a graceful stop: drain, then finish what is in flight).
+    #[allow(dead_code, reason = "each test binary compiles this module; not every one stops servers")]
+    pub fn terminate(&self) {
+        let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().expect("kill");
+        assert!(status.success(), "kill -TERM");
+    }
+
+    /// The exit status, once the process has exited within `timeout`.
+    #[allow(dead_code, reason = "each test binary compiles this module; not every one stops servers")]
+    pub fn wait_exit(&mut self, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
+    }
+
     /// The server's standard error, when it was started with `logs`.
     #[allow(dead_code, reason = "each test binary compiles this module; not every one reads the logs")]
     pub fn stderr(&mut self) -> Option<ChildStderr> {
@@ -91,4 +111,88 @@ pub async fn upload_iris(client: &reqwest::Client, base: &str) {
     let form = reqwest::multipart::Form::new().part("artifact", reqwest::multipart::Part::bytes(bytes));
     let uploaded = client.post(format!("{base}/v1/models/iris/versions")).multipart(form).send().await.expect("upload");
     assert_eq!(uploaded.status(), 201);
+}
+
+/// A PostgreSQL cluster of a test's own, on its own port (the shared one must keep running
+/// while this one is stopped and started). Run as the `postgres` user, as PostgreSQL requires.
+#[allow(dead_code, reason = "each test binary compiles this module; not every one needs its own cluster")]
+pub struct OwnPostgres {
+    dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+#[allow(dead_code, reason = "each test binary compiles this module; not every one needs its own cluster")]
+impl OwnPostgres {
+    /// Creates and starts a cluster (about 3 s).
+    pub fn start() -> Self {
+        let dir = tempfile::Builder::new().prefix("depot-pg-").tempdir().expect("tempdir");
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            listener.local_addr().expect("address").port()
+        };
+        let status = Command::new("chown").arg("postgres:postgres").arg(dir.path()).status().expect("chown");
+        assert!(status.success(), "chown the cluster directory to postgres");
+        let cluster = Self { dir, port };
+        cluster.as_postgres(&format!("{} -D {} -U postgres --auth=trust >/dev/null", bin("initdb"), cluster.data()));
+        cluster.resume();
+        cluster
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn as_postgres(&self, command: &str) {
+        let status =
+            Command::new("su").args(["postgres", "-s", "/bin/sh", "-c", command]).status().expect("su postgres");
+        assert!(status.success(), "as postgres: {command}");
+    }
+
+    /// The URL of a fresh database on this cluster (created by the server's first start).
+    pub fn database_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/depot_test_{}", self.port, uuid::Uuid::new_v4().simple())
+    }
+
+    /// Stops the server (fast: clients are disconnected), keeping the data.
+    pub fn stop(&self) {
+        self.as_postgres(&format!("{} -D {} -m fast -w stop >/dev/null", bin("pg_ctl"), self.data()));
+    }
+
+    /// Starts it again.
+    pub fn resume(&self) {
+        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.path().display());
+        self.as_postgres(&format!(
+            "{} -D {} -o '{options}' -l {}/log -w start >/dev/null",
+            bin("pg_ctl"),
+            self.data(),
+            self.dir.path().display()
+        ));
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let _ = Command::new("su")
+            .args([
+                "postgres",
+                "-s",
+                "/bin/sh",
+                "-c",
+                &format!("{} -D {} -m immediate stop", bin("pg_ctl"), self.data()),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A PostgreSQL server program (Debian keeps them out of PATH).
+fn bin(name: &str) -> String {
+    let found = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|version| version.path().join("bin").join(name))
+        .find(|path| path.exists());
+    found.map_or_else(|| name.to_owned(), |path| path.display().to_string())
 }

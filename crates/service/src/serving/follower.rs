@@ -10,15 +10,19 @@ use crate::auth::Auth;
 use crate::error::Error;
 
 /// On each serving change announced through PostgreSQL, loads what the model now serves and
-/// then switches to it; on each token change, drops the cached token. When the notification stream breaks, everything cached about serving
-/// is dropped (re-read on the next request) and the listener reconnects.
+/// then switches to it; on each token change, drops the cached token. While the notification
+/// stream is down (the database cannot be reached), the replica serves what it last knew
+/// (`ReplicaState::following` is false) and the listener reconnects every half second; once it
+/// is back, everything cached is re-read on its next use (changes may have been missed).
 pub(super) async fn follow_changes(serving: Serving, auth: Auth) {
     loop {
         match serving.catalog.listen_changes().await {
             Ok(mut listener) => {
-                serving.resolver.forget_serving();
+                serving.resolver.expire_serving();
                 auth.forget_tokens();
                 serving.metrics.reconnected();
+                serving.replica.set_following(true);
+                tracing::info!("following the database's changes");
                 loop {
                     match listener.recv().await {
                         Ok(Notification::Serving(model)) => {
@@ -27,16 +31,24 @@ pub(super) async fn follow_changes(serving: Serving, auth: Auth) {
                         }
                         Ok(Notification::Token(id)) => auth.forget_token(&id),
                         Err(error) => {
-                            tracing::warn!(error = %error, "serving notifications interrupted; reconciling");
+                            serving.replica.set_following(false);
+                            tracing::warn!(
+                                error = %error,
+                                "the database's notifications stopped: serving what this replica last knew until it is back"
+                            );
                             break;
                         }
                     }
                 }
             }
-            Err(error) => tracing::warn!(error = %error, "cannot listen for serving changes; retrying"),
+            Err(error) => {
+                if serving.replica.set_following(false) {
+                    tracing::warn!(error = %error, "cannot listen for the database's changes; retrying");
+                } else {
+                    tracing::debug!(error = %error, "cannot listen for the database's changes; retrying");
+                }
+            }
         }
-        serving.resolver.forget_serving();
-        auth.forget_tokens();
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
@@ -67,7 +79,7 @@ async fn refresh(serving: &Serving, model: &str) {
         Ok(()) => tracing::debug!(model.name = %model, "followed a serving change"),
         Err(error) => {
             tracing::warn!(model.name = %model, error = %error.chain(), "could not follow a serving change; re-reading on demand");
-            serving.resolver.forget_serving();
+            serving.resolver.expire_serving();
         }
     }
 }

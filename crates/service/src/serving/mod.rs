@@ -28,6 +28,7 @@ pub(crate) use resolver::target_of;
 use crate::auth::{Actor, Auth};
 use crate::error::{Error, ErrorCode};
 use crate::metrics::{Metrics, Role, Sample, VersionStats};
+use crate::replica::ReplicaState;
 
 /// What a prediction names: a version (by number or alias), or the model's deployment (and its
 /// canary, for the canary's share of requests).
@@ -63,6 +64,7 @@ pub struct Serving {
     runtime: Runtime,
     resolver: Arc<Resolver>,
     metrics: Metrics,
+    replica: Arc<ReplicaState>,
 }
 
 impl Serving {
@@ -72,14 +74,47 @@ impl Serving {
         runtime: Runtime,
         resolve_ttl: Duration,
         metrics: Metrics,
+        replica: Arc<ReplicaState>,
     ) -> Self {
-        Self { catalog, store, runtime, resolver: Arc::new(Resolver::new(resolve_ttl)), metrics }
+        let resolver = Arc::new(Resolver::new(resolve_ttl, Arc::clone(&replica), metrics.clone()));
+        Self { catalog, store, runtime, resolver, metrics, replica }
+    }
+
+    /// Loads what is deployed (the most recently changed first, as many as the runtime's
+    /// cache keeps) and then lets the replica turn ready, so that the first requests it gets
+    /// find their versions loaded. A version that cannot be loaded is logged and skipped: it
+    /// would fail the same way later, and must not keep the replica out of service; nor does a
+    /// database that cannot be read.
+    pub async fn warm_up(&self) {
+        let started = Instant::now();
+        let limit = u32::try_from(self.runtime.capacity()).unwrap_or(u32::MAX);
+        let mut loaded = 0;
+        match self.catalog.list_deployments(limit).await {
+            Ok(deployments) => {
+                for (model, deployment) in deployments {
+                    let canary = deployment.canary.map(|c| c.version);
+                    for version in std::iter::once(deployment.version).chain(canary) {
+                        match self.preload(&model, version).await {
+                            Ok(()) => loaded += 1,
+                            Err(error) => tracing::warn!(
+                                model.name = %model, model.version = %version, error = %error.chain(),
+                                "a deployed version could not be loaded at start"
+                            ),
+                        }
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(error = %error, "the deployments could not be read at start"),
+        }
+        tracing::info!(versions = loaded, took_ms = started.elapsed().as_millis() as u64, "deployed versions loaded");
+        self.replica.set_warmed();
     }
 
     /// What the metrics sample at scrape time: the loaded versions and their queues.
     pub fn sample(&self, sample: &mut Sample) {
         sample.loaded = self.runtime.loaded_waiting();
         sample.loaded_bytes = self.runtime.loaded_bytes();
+        sample.following = self.replica.following();
     }
 
     pub(crate) fn resolver(&self) -> &Resolver {
