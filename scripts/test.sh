@@ -31,6 +31,8 @@ export DEPOT_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
 
 # The Grafana dashboard, alerting rules and scrape configuration of deploy/observability.
 scripts/check-observability.sh
+# The Kubernetes manifests of deploy/kubernetes, rendered by kustomize and validated offline.
+scripts/check-kubernetes.sh
 cargo test --workspace --locked "$@"
 # The Python client (clients/python) against a real server: the debug binary just built.
 DEPOT_BIN="$root/target/debug/depot" clients/python/run-tests.sh
