@@ -20,8 +20,8 @@ pub mod telemetry;
 mod upload;
 mod views;
 
-pub use depot_service::{AuthConfig, AuthMode, ReplicaState};
-pub use settings::{Limits, MetricsSettings, ServerSettings, ServingSettings, Settings};
+pub use depot_service::{AuthConfig, AuthMode, ReplicaState, SweepOptions, SweepReport};
+pub use settings::{GcSettings, Limits, MetricsSettings, ServerSettings, ServingSettings, Settings};
 pub use startup::Application;
 
 /// Creates an admin token (the admin role on every model) for `principal` directly in the
@@ -43,6 +43,22 @@ pub async fn create_admin_token(settings: &Settings, principal: &str, name: &str
     let created = auth.create_token(&Actor::system("depot-cli"), request).await;
     catalog.close().await;
     Ok(created.map_err(|e| anyhow::anyhow!(e.chain()))?.text)
+}
+
+/// Sweeps the artifact store once (see `depot gc`): orphan blobs and abandoned uploads.
+/// `None` when a replica is sweeping now.
+pub async fn collect_garbage(
+    settings: &Settings,
+    options: depot_service::SweepOptions,
+) -> anyhow::Result<Option<depot_service::SweepReport>> {
+    use depot_service::{ArtifactStore, Catalog};
+    let store = ArtifactStore::from_config(&settings.storage)
+        .map_err(|e| anyhow::anyhow!("opening artifact storage: {}", depot_service::error_chain(&e)))?;
+    let catalog =
+        Catalog::connect(&settings.database).await.map_err(|e| anyhow::anyhow!(depot_service::error_chain(&e)))?;
+    let report = depot_service::sweep(&catalog, &store, options).await;
+    catalog.close().await;
+    report.map_err(|e| anyhow::anyhow!(e.chain()))
 }
 
 /// Creates the database if missing and applies pending migrations, then exits.

@@ -16,6 +16,23 @@ pub struct Settings {
     pub serving: ServingSettings,
     pub auth: AuthConfig,
     pub metrics: MetricsSettings,
+    pub gc: GcSettings,
+}
+
+/// Garbage collection of the artifact store (orphan blobs, abandoned uploads).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GcSettings {
+    /// Seconds between sweeps; one replica sweeps at a time (0: never; `depot gc` still works).
+    pub interval_s: u64,
+    /// Staging objects not written to for this many seconds are abandoned uploads.
+    pub staging_max_age_s: u64,
+}
+
+impl Default for GcSettings {
+    fn default() -> Self {
+        Self { interval_s: 3600, staging_max_age_s: 3600 }
+    }
 }
 
 /// Prometheus metrics.
@@ -130,6 +147,11 @@ impl Settings {
         }
         if let Err(error) = self.runtime.validate() {
             problems.push(format!("runtime: {error}"));
+        }
+        if self.gc.staging_max_age_s < 60 {
+            problems.push(
+                "gc.staging_max_age_s must be at least 60: a slow upload writes its staging object rarely".to_owned(),
+            );
         }
         if self.auth.approval_ttl_s == 0 {
             problems.push("auth.approval_ttl_s must be at least 1".to_owned());

@@ -75,6 +75,8 @@ impl Application {
             },
             resolve_ttl: Duration::from_millis(settings.serving.resolve_ttl_ms),
             auth: settings.auth.clone(),
+            sweep_every: (settings.gc.interval_s > 0).then(|| Duration::from_secs(settings.gc.interval_s)),
+            staging_max_age: Duration::from_secs(settings.gc.staging_max_age_s),
         };
         let services = Services::new(catalog.clone(), store, runtime, config, metrics);
         let bootstrap_token = services.auth.bootstrap().await.map_err(|e| anyhow::anyhow!(e.chain()))?;

@@ -89,8 +89,11 @@ fn log_line<B>(response: &ServiceResponse<B>, id: &str, trace_id: &str, started:
     let principal: &str = &principal;
     let method = request.method().as_str();
     let error = response.response().error().and_then(service_error);
+    // A probe's 503 (starting, draining, a dependency down) is the answer it exists to give,
+    // not a failure of the server's.
+    let failed = status >= 500 && !matches!(route, "/readyz" | "/healthz/dependencies" | "/v2/health/ready");
     match error {
-        Some(error) if status >= 500 => tracing::error!(
+        Some(error) if failed => tracing::error!(
             http.method = method, http.route = route, http.status = status, duration_ms, request_id = id, trace_id,
             model.name = model, model.version = version, auth.principal = principal,
             error.code = error.code.as_str(), error.chain = %error.chain(), "request failed"
@@ -100,7 +103,7 @@ fn log_line<B>(response: &ServiceResponse<B>, id: &str, trace_id: &str, started:
             model.name = model, model.version = version, auth.principal = principal,
             error.code = error.code.as_str(), error.message = %error.message, "request refused"
         ),
-        None if status >= 500 => tracing::error!(
+        None if failed => tracing::error!(
             http.method = method, http.route = route, http.status = status, duration_ms, request_id = id, trace_id,
             model.name = model, model.version = version, auth.principal = principal,
             error.chain = ?response.response().error().map(ToString::to_string), "request failed"

@@ -25,7 +25,7 @@ pub use audit::{AuditEntry, Change};
 pub use connect::{Catalog, DatabaseConfig};
 pub use deployments::{Alias, Canary, ChangeListener, Deployment, Notification, SERVING_CHANNEL};
 pub use error::CatalogError;
-pub use lock::DigestLock;
+pub use lock::{DigestLock, SweepLock};
 pub use models::{Model, ModelFilter, ModelPatch, NewModel};
 pub use page::{Page, PageRequest, SortOrder};
 pub use protection::Protection;

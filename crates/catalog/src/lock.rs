@@ -84,3 +84,61 @@ impl Drop for DigestLock {
         }
     }
 }
+
+/// The advisory lock key of the garbage collector (outside the digest keys' use: those are
+/// hashes, so a clash is as likely as any two digests sharing 64 bits).
+const SWEEP_KEY: i64 = 0x6465_706f_7467_6301; // "depotgc" + 1
+
+/// The right to sweep storage: one holder among every replica and `depot gc` at a time. Held
+/// on a dedicated connection; closed (and so released) if dropped without
+/// [`SweepLock::release`].
+#[derive(Debug)]
+pub struct SweepLock {
+    conn: Option<PoolConnection<Postgres>>,
+}
+
+impl Catalog {
+    /// Takes the sweep lock when no one holds it; `None` when another replica (or a
+    /// `depot gc`) is sweeping.
+    pub async fn try_lock_sweep(&self) -> Result<Option<SweepLock>, CatalogError> {
+        let mut conn = self.pool.acquire().await?;
+        let taken: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(SWEEP_KEY).fetch_one(&mut *conn).await?;
+        Ok(taken.then(|| SweepLock { conn: Some(conn) }))
+    }
+
+    /// The digests some version references.
+    pub async fn referenced_digests(&self) -> Result<std::collections::HashSet<Digest>, CatalogError> {
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT digest FROM versions").fetch_all(&self.pool).await?;
+        rows.iter().map(|hex| parse_digest(hex)).collect()
+    }
+
+    /// The digests of the artifact rows (a blob the registry stored and has not forgotten).
+    pub async fn artifact_digests(&self) -> Result<Vec<Digest>, CatalogError> {
+        let rows: Vec<String> = sqlx::query_scalar("SELECT digest FROM artifacts").fetch_all(&self.pool).await?;
+        rows.iter().map(|hex| parse_digest(hex)).collect()
+    }
+}
+
+fn parse_digest(hex: &str) -> Result<Digest, CatalogError> {
+    Digest::parse(hex).map_err(|_| CatalogError::Corrupt { reason: format!("digest {hex:?}") })
+}
+
+impl SweepLock {
+    pub async fn release(mut self) {
+        if let Some(mut conn) = self.conn.take()
+            && sqlx::query("SELECT pg_advisory_unlock($1)").bind(SWEEP_KEY).execute(&mut *conn).await.is_err()
+        {
+            drop(conn.detach());
+        }
+    }
+}
+
+impl Drop for SweepLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            drop(conn.detach());
+        }
+    }
+}

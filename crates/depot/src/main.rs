@@ -57,6 +57,19 @@ enum Command {
         #[arg(long, default_value = "recovery")]
         name: String,
     },
+    /// Remove from the artifact store what no version references (blobs left by a deletion that
+    /// crashed) and uploads that never finished (staging objects idle for
+    /// --staging-older-than). Safe while servers run: one sweeper at a time, and a blob is only
+    /// removed under its digest lock.
+    Gc {
+        /// Report what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Seconds since a staging object was last written before it counts as abandoned
+        /// (default: gc.staging_max_age_s, 3600).
+        #[arg(long, value_name = "SECONDS")]
+        staging_older_than: Option<u64>,
+    },
     /// Print the OpenAPI document, or write it to a file.
     Openapi {
         /// Write to this file instead of standard output.
@@ -149,6 +162,28 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
             let settings = validated(load_settings(cli.config.as_ref())?)?;
             let token = depot_api::create_admin_token(&settings, &principal, &name).await?;
             println!("{token}");
+        }
+        Command::Gc { dry_run, staging_older_than } => {
+            let settings = validated(load_settings(cli.config.as_ref())?)?;
+            let age = staging_older_than.unwrap_or(settings.gc.staging_max_age_s);
+            let options = depot_api::SweepOptions { dry_run, staging_older_than: std::time::Duration::from_secs(age) };
+            let Some(report) = depot_api::collect_garbage(&settings, options).await? else {
+                eprintln!("a replica is sweeping the store now; try again in a moment");
+                return Ok(std::process::ExitCode::from(4));
+            };
+            let verb = if report.dry_run { "would remove" } else { "removed" };
+            for (digest, size) in &report.orphan_blobs {
+                println!("{verb} orphan blob {} ({size} bytes)", digest.hex());
+            }
+            for (key, size) in &report.stale_staging {
+                println!("{verb} abandoned upload {key} ({size} bytes)");
+            }
+            println!(
+                "{verb} {} orphan blobs and {} abandoned uploads, {} bytes",
+                report.orphan_blobs.len(),
+                report.stale_staging.len(),
+                report.bytes()
+            );
         }
         Command::Config => {
             let settings = validated(load_settings(cli.config.as_ref())?)?;

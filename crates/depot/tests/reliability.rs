@@ -200,3 +200,107 @@ async fn sigterm_drains_then_exits_without_failing_a_request() {
     let took = signalled.elapsed();
     assert!(took >= Duration::from_secs(2), "served through the whole grace period: exited after {took:?}");
 }
+
+/// Files under `dir`, recursively, relative to it.
+fn files(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path.strip_prefix(dir).expect("under dir").display().to_string());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn gc(database_url: &str, storage: &std::path::Path, args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_depot"))
+        .arg("gc")
+        .args(args)
+        .env("DEPOT_DATABASE__URL", database_url)
+        .env("DEPOT_STORAGE__URL", storage)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("depot gc");
+    assert!(output.status.success(), "depot gc {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_a_kill_mid_upload_and_mid_delete_gc_makes_storage_and_catalog_agree() {
+    let database_url = database_url();
+    let storage = tempfile::tempdir().expect("tempdir");
+    let mut server = start(&database_url, storage.path(), &[], false);
+    let client = server.admin_client();
+    upload_iris(&client, &server.base).await;
+    push(&client, &server.base, "sklearn_forest.onnx").await;
+
+    // A 64 MB upload, sent slowly; the server is killed once half of it has been sent.
+    let (mut sender, receiver) = tokio::io::duplex(1 << 20);
+    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(receiver));
+    let form = reqwest::multipart::Form::new().part("artifact", reqwest::multipart::Part::stream(body));
+    let upload = tokio::spawn(client.post(format!("{}/v1/models/iris/versions", server.base)).multipart(form).send());
+    let mut chunk = vec![0u8; 1 << 20];
+    chunk[..3].copy_from_slice(b"\x80\x04\x95"); // a pickle's first bytes: recognised, stored
+    for i in 0..32 {
+        tokio::io::AsyncWriteExt::write_all(&mut sender, &chunk).await.expect("send");
+        if i == 0 {
+            chunk[..3].fill(0);
+        }
+    }
+    // Parts of 8 MB reach the store as they fill: wait until some did.
+    let staging = storage.path().join("staging");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while files(&staging).is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.kill();
+    drop(sender);
+    // The upload died with the server (how the client sees that does not matter here).
+    let _ = upload.await;
+    let partial = files(&staging);
+    assert_eq!(partial.len(), 1, "an unfinished upload is left behind: {partial:?}");
+
+    // A deletion that crashed after its commit, before its blob deletion: the row is gone, the
+    // blob stays.
+    let forest_blob = files(&storage.path().join("artifacts"));
+    assert_eq!(forest_blob.len(), 2, "two blobs: {forest_blob:?}");
+    let psql = std::process::Command::new("psql")
+        .args([database_url.as_str(), "-qc", "DELETE FROM versions WHERE version = 2"])
+        .status()
+        .expect("psql");
+    assert!(psql.success());
+
+    // A restart leaves both.
+    let server = start(&database_url, storage.path(), &[], false);
+    assert_eq!(files(&staging), partial);
+    let dry = gc(&database_url, storage.path(), &["--dry-run", "--staging-older-than", "0"]);
+    assert!(dry.contains("would remove 1 orphan blobs and 1 abandoned uploads"), "{dry}");
+    assert_eq!(files(&staging), partial, "a dry run removes nothing");
+
+    let swept = gc(&database_url, storage.path(), &["--staging-older-than", "0"]);
+    assert!(swept.contains("removed 1 orphan blobs and 1 abandoned uploads"), "{swept}");
+    assert!(files(&staging).is_empty(), "{:?}", files(&staging));
+    let blobs = files(&storage.path().join("artifacts"));
+    assert_eq!(blobs.len(), 1, "only version 1's blob is left: {blobs:?}");
+    let again = gc(&database_url, storage.path(), &["--staging-older-than", "0"]);
+    assert!(again.contains("removed 0 orphan blobs and 0 abandoned uploads"), "{again}");
+
+    // Catalog and store agree: version 1 loads from its blob and serves.
+    let response = client
+        .post(format!("{}/v1/models/iris/versions/1/predict", server.base))
+        .json(&json!({"inputs": {"X": ROW}}))
+        .send()
+        .await
+        .expect("predict");
+    assert_eq!(response.status(), 200);
+    let (status, versions) = get(&client, format!("{}/v1/models/iris/versions", server.base)).await;
+    assert_eq!(status, 200);
+    assert_eq!(versions["versions"].as_array().map(Vec::len), Some(1), "{versions}");
+}

@@ -197,7 +197,9 @@ impl From<StorageError> for Error {
     fn from(error: StorageError) -> Self {
         match error {
             StorageError::Backend { .. } => Self::unavailable("artifact storage", error),
-            StorageError::NotFound { .. } | StorageError::Config { .. } => Self::internal(error),
+            StorageError::NotFound { .. } | StorageError::Config { .. } | StorageError::Local { .. } => {
+                Self::internal(error)
+            }
         }
     }
 }
@@ -382,6 +384,7 @@ mod tests {
         let storage = [
             (StorageError::NotFound { key: "k".into() }, ErrorCode::Internal),
             (StorageError::Config { reason: "r".into() }, ErrorCode::Internal),
+            (StorageError::Local { path: "p".into(), source: std::io::Error::other("x") }, ErrorCode::Internal),
         ];
         for (error, code) in storage {
             assert_eq!(Error::from(error).code, code);

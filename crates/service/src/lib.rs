@@ -17,6 +17,7 @@ pub mod metrics;
 mod registry;
 mod replica;
 mod serving;
+mod sweep;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,7 @@ pub use registry::{
 };
 pub use replica::{Readiness, ReplicaState};
 pub use serving::{Prediction, Reference, ServableVersion, Serving};
+pub use sweep::{SweepOptions, SweepReport, sweep};
 
 /// Everything the use cases need, as configured.
 #[derive(Debug, Clone)]
@@ -44,6 +46,10 @@ pub struct ServiceConfig {
     /// How long a replica reuses what it read of a version, an alias or a deployment.
     pub resolve_ttl: Duration,
     pub auth: AuthConfig,
+    /// How often a replica sweeps the store (one at a time); `None`: never.
+    pub sweep_every: Option<Duration>,
+    /// Staging objects idle this long are abandoned uploads.
+    pub staging_max_age: Duration,
 }
 
 /// The use cases over one catalog, store and runtime. Cheap to clone.
@@ -57,6 +63,8 @@ pub struct Services {
     pub replica: Arc<ReplicaState>,
     catalog: Catalog,
     store: ArtifactStore,
+    sweep_every: Option<Duration>,
+    staging_max_age: Duration,
 }
 
 /// Whether a dependency answered.
@@ -93,7 +101,8 @@ impl Services {
             auth.approval_ttl(),
             metrics.clone(),
         );
-        Self { registry, serving, auth, metrics, replica, catalog, store }
+        let (sweep_every, staging_max_age) = (config.sweep_every, config.staging_max_age);
+        Self { registry, serving, auth, metrics, replica, catalog, store, sweep_every, staging_max_age }
     }
 
     /// The metrics in the OpenMetrics text format, with what is sampled at scrape time (loaded
@@ -136,7 +145,34 @@ impl Services {
                 }
             }
         };
-        tokio::join!(follower, warm_up, sweeper);
+        let storage_sweeper = async {
+            let Some(every) = self.sweep_every else { return };
+            let options = SweepOptions { dry_run: false, staging_older_than: self.staging_max_age };
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                ticks.tick().await;
+                match self.sweep(options).await {
+                    Ok(Some(report)) if report.orphan_blobs.is_empty() && report.stale_staging.is_empty() => {}
+                    Ok(Some(report)) => tracing::info!(
+                        gc.orphan_blobs = report.orphan_blobs.len(),
+                        gc.stale_staging = report.stale_staging.len(),
+                        gc.bytes = report.bytes(),
+                        "storage swept"
+                    ),
+                    Ok(None) => tracing::debug!("another replica is sweeping storage"),
+                    Err(error) => tracing::warn!(error = %error.chain(), "sweeping storage failed"),
+                }
+            }
+        };
+        tokio::join!(follower, warm_up, sweeper, storage_sweeper);
+    }
+
+    /// Removes what no version references from the artifact store, and abandoned uploads (see
+    /// [`sweep`](crate::sweep)); `None` when another replica or `depot gc` is sweeping. Not a
+    /// use case of the API: the server runs it on a timer and operators through `depot gc`,
+    /// both with the database's own credentials.
+    pub async fn sweep(&self, options: SweepOptions) -> Result<Option<SweepReport>, Error> {
+        sweep::sweep(&self.catalog, &self.store, options).await
     }
 
     /// Whether this replica should get prediction traffic: it has loaded what is deployed and

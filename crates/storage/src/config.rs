@@ -79,6 +79,15 @@ impl fmt::Debug for StorageConfig {
 }
 
 impl StorageConfig {
+    /// The directory of a local store (a bare path or `file://`); `None` for anything else.
+    pub(crate) fn local_root(&self) -> Option<PathBuf> {
+        match Url::parse(&self.url) {
+            Ok(url) if url.scheme() == "file" => url.to_file_path().ok(),
+            Ok(url) if url.scheme().len() > 1 => None,
+            _ => Some(PathBuf::from(&self.url)),
+        }
+    }
+
     /// Builds the object store this configuration names. A local directory is created if missing.
     pub(crate) fn build(&self) -> Result<Arc<dyn ObjectStore>, StorageError> {
         let config_error = |reason: String| StorageError::Config { reason };

@@ -12,6 +12,13 @@ pub enum StorageError {
         #[source]
         source: object_store::Error,
     },
+    /// A local store's file that object_store does not manage (an unfinished upload's).
+    #[error("local storage file {path} could not be read or removed")]
+    Local {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl StorageError {

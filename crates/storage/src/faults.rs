@@ -150,5 +150,6 @@ pub fn faulty_store(
     faults: Arc<Faults>,
 ) -> Result<crate::ArtifactStore, crate::StorageError> {
     let inner = config.build()?;
-    Ok(crate::ArtifactStore::from_object_store(Arc::new(FaultyStore::new(inner, faults))))
+    let store = crate::ArtifactStore::from_object_store(Arc::new(FaultyStore::new(inner, faults)));
+    Ok(store.with_local_root(config.local_root()))
 }

@@ -17,4 +17,4 @@ mod store;
 pub use config::StorageConfig;
 pub use error::StorageError;
 pub use keys::ArtifactKey;
-pub use store::{ArtifactStore, BlobStream, StagedUpload, StagingId};
+pub use store::{ArtifactStore, BlobObject, BlobStream, StagedUpload, StagingId, StagingObject};

@@ -32,6 +32,34 @@ const MAX_PARTS_IN_FLIGHT: usize = 2;
 #[derive(Clone)]
 pub struct ArtifactStore {
     store: Arc<dyn ObjectStore>,
+    /// The directory of a local store: its unfinished uploads are files object_store does not
+    /// list (`staging/<id>#<n>`), which a crash leaves behind.
+    local_root: Option<std::path::PathBuf>,
+}
+
+/// A stored blob and its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobObject {
+    pub digest: Digest,
+    pub size: u64,
+}
+
+/// A staging object: an upload in progress, or one abandoned (a crash, a lost client).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagingObject {
+    /// Its key, for reports.
+    pub key: String,
+    pub size: u64,
+    /// When it was last written to.
+    pub modified: DateTime<Utc>,
+    location: StagingLocation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StagingLocation {
+    Object(Path),
+    /// A local store's unfinished multipart upload.
+    PartialFile(std::path::PathBuf),
 }
 
 impl fmt::Debug for ArtifactStore {
@@ -42,12 +70,18 @@ impl fmt::Debug for ArtifactStore {
 
 impl ArtifactStore {
     pub fn from_config(config: &StorageConfig) -> Result<Self, StorageError> {
-        Ok(Self::from_object_store(config.build()?))
+        Ok(Self::from_object_store(config.build()?).with_local_root(config.local_root()))
     }
 
     /// Wraps an existing store (tests use this to inject faults).
     pub fn from_object_store(store: Arc<dyn ObjectStore>) -> Self {
-        Self { store }
+        Self { store, local_root: None }
+    }
+
+    /// The directory `store` keeps its files in, when it is a local store.
+    pub(crate) fn with_local_root(mut self, root: Option<std::path::PathBuf>) -> Self {
+        self.local_root = root;
+        self
     }
 
     /// Starts streaming a new artifact into a staging object.
@@ -142,15 +176,52 @@ impl ArtifactStore {
             .await
     }
 
-    /// Every staging object with when it was last written (abandoned uploads show up here).
-    pub async fn list_staging(&self) -> Result<Vec<(String, DateTime<Utc>)>, StorageError> {
-        let prefix = Path::from(ArtifactKey::STAGING_PREFIX);
+    /// Every stored blob with its size.
+    pub async fn list_blob_objects(&self) -> Result<Vec<BlobObject>, StorageError> {
+        let prefix = Path::from(ArtifactKey::BLOB_PREFIX);
         self.store
             .list(Some(&prefix))
-            .map_ok(|meta| (meta.location.to_string(), meta.last_modified))
             .map_err(|e| StorageError::backend("list", &prefix, e))
+            .try_filter_map(|meta| async move {
+                Ok(ArtifactKey::parse_blob(&meta.location).map(|digest| BlobObject { digest, size: meta.size }))
+            })
             .try_collect()
             .await
+    }
+
+    /// Every staging object with when it was last written: uploads in progress and abandoned
+    /// ones, including a local store's unfinished multipart files. (An S3 multipart upload
+    /// that was never completed is invisible here: a bucket lifecycle rule aborts those.)
+    pub async fn list_staging(&self) -> Result<Vec<StagingObject>, StorageError> {
+        let prefix = Path::from(ArtifactKey::STAGING_PREFIX);
+        let mut objects: Vec<StagingObject> = self
+            .store
+            .list(Some(&prefix))
+            .map_ok(|meta| StagingObject {
+                key: meta.location.to_string(),
+                size: meta.size,
+                modified: meta.last_modified,
+                location: StagingLocation::Object(meta.location),
+            })
+            .map_err(|e| StorageError::backend("list", &prefix, e))
+            .try_collect()
+            .await?;
+        if let Some(root) = &self.local_root {
+            objects.extend(partial_files(&root.join(ArtifactKey::STAGING_PREFIX))?);
+        }
+        Ok(objects)
+    }
+
+    /// Deletes a staging object; one already gone is not an error.
+    pub async fn delete_staging(&self, object: &StagingObject) -> Result<(), StorageError> {
+        match &object.location {
+            StagingLocation::Object(path) => self.delete_path(path).await,
+            StagingLocation::PartialFile(file) => match tokio::fs::remove_file(file).await {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(StorageError::Local { path: file.display().to_string(), source: e }),
+            },
+        }
     }
 
     async fn delete_path(&self, path: &Path) -> Result<(), StorageError> {
@@ -159,6 +230,37 @@ impl ArtifactStore {
             Err(e) => Err(StorageError::backend("delete", path, e)),
         }
     }
+}
+
+/// A local store's unfinished multipart uploads in `dir`: files named `<id>#<n>`, which
+/// object_store's listing skips.
+fn partial_files(dir: &std::path::Path) -> Result<Vec<StagingObject>, StorageError> {
+    let local = |e: std::io::Error| StorageError::Local { path: dir.display().to_string(), source: e };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(local(e)),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(local)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let partial = name.split_once('#').is_some_and(|(id, n)| {
+            Uuid::try_parse(id).is_ok() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+        });
+        let Ok(meta) = entry.metadata() else { continue };
+        if !partial || !meta.is_file() {
+            continue;
+        }
+        let modified = meta.modified().map(DateTime::<Utc>::from).unwrap_or_else(|_| Utc::now());
+        found.push(StagingObject {
+            key: format!("{}/{name}", ArtifactKey::STAGING_PREFIX),
+            size: meta.len(),
+            modified,
+            location: StagingLocation::PartialFile(entry.path()),
+        });
+    }
+    Ok(found)
 }
 
 /// An artifact being streamed into a staging object.

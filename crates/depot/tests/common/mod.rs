@@ -25,6 +25,13 @@ impl Server {
         reqwest::Client::builder().default_headers(headers).build().expect("client")
     }
 
+    /// SIGKILL: the process ends at once, mid-whatever.
+    #[allow(dead_code, reason = "each test binary compiles this module; not every one kills servers")]
+    pub fn kill(&mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("wait");
+    }
+
     /// Sends SIGTERM (a graceful stop: drain, then finish what is in flight).
     #[allow(dead_code, reason = "each test binary compiles this module; not every one stops servers")]
     pub fn terminate(&self) {
