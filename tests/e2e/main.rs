@@ -4,6 +4,7 @@
 mod access;
 mod deployments;
 mod docs;
+mod faults;
 mod gc;
 mod health;
 mod metrics;

@@ -109,8 +109,9 @@ async fn a_client_that_disconnects_mid_upload_leaves_nothing_behind(backend: Bac
     );
     let declared = 64 * 1024 * 1024;
     let request = format!(
-        "POST /v1/models/m/versions HTTP/1.1\r\nHost: {address}\r\n\
-         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {declared}\r\n\r\n{head}"
+        "POST /v1/models/m/versions HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {declared}\r\n\r\n{head}",
+        app.admin_token
     );
     socket.write_all(request.as_bytes()).await.expect("headers");
     let mut body = fixture_bytes("model.pkl");

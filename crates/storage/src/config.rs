@@ -105,19 +105,19 @@ impl StorageConfig {
             "memory" => Ok(Arc::new(InMemory::new())),
             "s3" | "s3a" => self.cloud_store(
                 &url,
-                object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str()),
+                object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str()).with_retry(retry()),
                 |b, k: object_store::aws::AmazonS3ConfigKey, v| b.with_config(k, v),
                 |b| b.build(),
             ),
             "gs" => self.cloud_store(
                 &url,
-                object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url.as_str()),
+                object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url.as_str()).with_retry(retry()),
                 |b, k: object_store::gcp::GoogleConfigKey, v| b.with_config(k, v),
                 |b| b.build(),
             ),
             "az" | "azure" | "abfs" | "abfss" => self.cloud_store(
                 &url,
-                object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url.as_str()),
+                object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url.as_str()).with_retry(retry()),
                 |b, k: object_store::azure::AzureConfigKey, v| b.with_config(k, v),
                 |b| b.build(),
             ),
@@ -158,6 +158,17 @@ impl StorageConfig {
         } else {
             Ok(Arc::new(PrefixStore::new(store, object_store::path::Path::from(prefix))))
         }
+    }
+}
+
+/// Retries of a failed request to a cloud store: a few, within seconds, so that a store that
+/// is down turns an upload or a load into a 503 quickly instead of after object_store's default
+/// three minutes.
+fn retry() -> object_store::RetryConfig {
+    object_store::RetryConfig {
+        backoff: object_store::BackoffConfig::default(),
+        max_retries: 4,
+        retry_timeout: std::time::Duration::from_secs(10),
     }
 }
 
