@@ -2,6 +2,7 @@
 //! a local directory, and (for serving) a real ONNX Runtime. Run them with `scripts/test.sh`.
 
 mod access;
+mod console;
 mod deployments;
 mod docs;
 mod faults;

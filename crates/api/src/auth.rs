@@ -3,7 +3,8 @@
 //! read. What the caller may do is checked by the use cases, not here.
 
 use actix_web::dev::Payload;
-use actix_web::http::header::{AUTHORIZATION, HeaderValue};
+use actix_web::http::Method;
+use actix_web::http::header::{AUTHORIZATION, COOKIE, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use depot_service::{Actor, Credentials};
 use futures::TryFutureExt;
@@ -11,6 +12,7 @@ use futures::future::{Either, LocalBoxFuture, Ready, ready};
 
 use crate::error::ApiError;
 use crate::request::ACTOR_HEADER;
+use crate::routes::console;
 use crate::routes::oip::OipError;
 use crate::state::AppState;
 
@@ -37,15 +39,50 @@ fn bearer(value: &HeaderValue) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// What a request presents: its bearer token, its peer, and the actor a trusted proxy names.
-fn credentials(request: &HttpRequest, predicting: bool) -> Credentials<'_> {
+/// A cookie's value, borrowed from the request's `Cookie` headers.
+fn cookie<'r>(request: &'r HttpRequest, name: &str) -> Option<&'r str> {
+    request
+        .headers()
+        .get_all(COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim_matches('"'))
+        .filter(|value| !value.is_empty())
+}
+
+/// What a request presents: its bearer token (else the console's session cookie), its peer, and
+/// the actor a trusted proxy names. A request authenticated by the cookie that changes
+/// something must echo the CSRF cookie in its header: a cross-site form or script sends the
+/// cookies but cannot read that value.
+fn credentials(request: &HttpRequest, predicting: bool) -> Result<Credentials<'_>, depot_service::Error> {
     let headers = request.headers();
-    Credentials {
-        bearer: headers.get(AUTHORIZATION).and_then(bearer),
+    let bearer = match headers.get(AUTHORIZATION) {
+        Some(value) => bearer(value),
+        None => match cookie(request, console::SESSION_COOKIE) {
+            Some(session) => {
+                let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+                let echoed = headers.get(console::CSRF_HEADER).and_then(|v| v.to_str().ok());
+                let expected = cookie(request, console::CSRF_COOKIE);
+                if !safe && (echoed.is_none() || echoed != expected) {
+                    return Err(depot_service::Error::new(
+                        depot_service::ErrorCode::Forbidden,
+                        "this request carries the console's session cookie but not its X-CSRF-Token header: \
+                         refused as a possible cross-site request",
+                    ));
+                }
+                Some(session)
+            }
+            None => None,
+        },
+    };
+    Ok(Credentials {
+        bearer,
         peer: request.peer_addr().map(|a| a.ip()),
         claimed_actor: headers.get(ACTOR_HEADER).and_then(|v| v.to_str().ok()).map(str::trim),
         predicting,
-    }
+    })
 }
 
 /// Authenticates a request: at once when the token is in this replica's cache (no
@@ -58,12 +95,19 @@ fn authenticate(request: &HttpRequest, predicting: bool) -> Authentication {
         let error = depot_service::Error::new(depot_service::ErrorCode::Internal, "internal error");
         return Either::Left(ready(Err(as_response(request, error))));
     };
-    if let Some(answer) = state.services.auth.authenticate_now(&credentials(request, predicting)) {
+    let presented = match credentials(request, predicting) {
+        Ok(presented) => presented,
+        Err(refused) => return Either::Left(ready(Err(as_response(request, refused)))),
+    };
+    if let Some(answer) = state.services.auth.authenticate_now(&presented) {
         return Either::Left(ready(answered(request, answer).map_err(|e| as_response(request, e))));
     }
     let request = request.clone();
     Either::Right(Box::pin(async move {
-        let answer = state.services.auth.authenticate(credentials(&request, predicting)).await;
+        let answer = match credentials(&request, predicting) {
+            Ok(presented) => state.services.auth.authenticate(presented).await,
+            Err(refused) => Err(refused),
+        };
         answered(&request, answer).map_err(|e| as_response(&request, e))
     }))
 }

@@ -104,6 +104,7 @@ impl Application {
                         .error_handler(|e, _| ApiError::invalid(format!("invalid path: {e}")).into()),
                 )
                 .configure(crate::openapi::configure)
+                .configure(crate::routes::console::configure)
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .default_service(web::to(not_found))
         })
