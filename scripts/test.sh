@@ -11,6 +11,8 @@ scripts/ensure-postgres.sh
 scripts/setup-python.sh
 # A real Prometheus server scrapes Depot in one end-to-end test (Debian's package).
 command -v prometheus >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }
+# HAProxy balances replicas in the scale-out test (crates/depot/tests/scale_out.rs; Debian's package).
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || { apt-get update -qq && apt-get install -y -qq haproxy >/dev/null; }
 if [ -x scripts/fetch-onnxruntime.sh ]; then
   export DEPOT_ORT_LIBRARY=${DEPOT_ORT_LIBRARY:-$(scripts/fetch-onnxruntime.sh)}
 fi
