@@ -514,6 +514,9 @@ impl Catalog {
     /// connection.
     pub async fn listen_changes(&self) -> Result<ChangeListener, CatalogError> {
         let mut inner = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        // A lost connection is reported at once (the follower reconnects by itself), instead of
+        // after a reconnection attempt as long as the pool's acquire timeout.
+        inner.eager_reconnect(false);
         inner.listen_all([SERVING_CHANNEL, crate::TOKENS_CHANNEL]).await?;
         Ok(ChangeListener { inner })
     }
@@ -521,9 +524,14 @@ impl Catalog {
 
 impl ChangeListener {
     /// The next notification. An error means notifications may have been missed: the caller
-    /// should reconcile everything.
+    /// should reconcile everything. A lost connection is an error at once (`recv` would
+    /// reconnect silently, hiding both the outage and the notifications missed meanwhile).
     pub async fn recv(&mut self) -> Result<Notification, CatalogError> {
-        let notification = self.inner.recv().await?;
+        let Some(notification) = self.inner.try_recv().await? else {
+            return Err(CatalogError::Unavailable(sqlx::Error::Protocol(
+                "the notification connection was lost".to_owned(),
+            )));
+        };
         let payload = notification.payload().to_owned();
         Ok(if notification.channel() == crate::TOKENS_CHANNEL {
             Notification::Token(payload)

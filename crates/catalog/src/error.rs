@@ -51,6 +51,13 @@ impl From<sqlx::Error> for CatalogError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
                 Self::Unavailable(error)
             }
+            // The server is shutting down, restarting or refusing connections (SQLSTATE classes
+            // 08, connection exception, and 57, operator intervention: 57P01 admin_shutdown when
+            // PostgreSQL stops under a query): unavailable, not a fault in the query.
+            error if sqlstate(&error).is_some_and(|code| code.starts_with("08") || code.starts_with("57")) => {
+                Self::Unavailable(error)
+            }
+            sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => Self::Unavailable(error),
             // Text the database refuses (NUL in TEXT or JSONB): the request's, whichever field
             // a use case did not check itself.
             error if matches!(sqlstate(&error).as_deref(), Some("22P05" | "22021")) => Self::UnstorableText(error),
