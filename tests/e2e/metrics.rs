@@ -152,7 +152,12 @@ async fn a_batched_burst_is_counted_in_batch_sizes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_depot_and_computes_a_p99() {
     let prometheus = which("prometheus").expect("prometheus is installed by scripts/test.sh (Debian's package)");
-    let app = TestApp::spawn_with(Backend::Local, |s| s.metrics.listen = Some("127.0.0.1:0".to_owned())).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let app = TestApp::spawn_with(Backend::Local, |s| {
+        s.metrics.listen = Some("127.0.0.1:0".to_owned());
+        s.console.prometheus_url = Some(format!("http://127.0.0.1:{port}"));
+    })
+    .await;
     let metrics = app.metrics_address.expect("the metrics listener");
     let open = reqwest::Client::new().get(format!("http://{metrics}/metrics")).send().await.expect("scrape");
     assert_eq!(open.status(), 200, "no token on the metrics port");
@@ -166,7 +171,6 @@ async fn prometheus_scrapes_depot_and_computes_a_p99() {
         format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: depot\n    static_configs:\n      - targets: ['{metrics}']\n"),
     )
     .expect("config");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
     let mut server = std::process::Command::new(prometheus)
         .arg(format!("--config.file={}", config.display()))
         .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
@@ -197,11 +201,33 @@ async fn prometheus_scrapes_depot_and_computes_a_p99() {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    let p99: f64 = answer["data"]["result"][0]["value"][1].as_str().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+    // The console's charts: the same figures, through Depot, from that Prometheus.
+    let (status, traffic) = app.get_json("/v1/models/tiny/traffic").await;
     let _ = server.kill();
     let _ = server.wait();
-    let p99: f64 = answer["data"]["result"][0]["value"][1].as_str().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
     assert!(p99.is_finite() && p99 > 0.0 && p99 < 1.0, "Prometheus computed no p99: {answer}");
     eprintln!("Prometheus: p99 of tiny = {:.3} ms", p99 * 1e3);
+    assert_eq!(status, 200, "{traffic}");
+    assert_eq!(traffic["source"], "prometheus");
+    let last = |series: &str| traffic[series].as_array().and_then(|s| s.last()).map(|p| p["value"].as_f64());
+    assert!(last("requests_per_s").flatten().is_some_and(|rate| rate > 0.0), "{traffic}");
+    assert_eq!(last("error_ratio"), Some(Some(0.0)), "no prediction failed: {traffic}");
+    assert!(last("p99_s").flatten().is_some_and(|p| p > 0.0 && p < 1.0), "{traffic}");
+}
+
+#[tokio::test]
+async fn traffic_needs_a_prometheus_and_the_reader_role() {
+    let app = TestApp::spawn(Backend::Local).await;
+    app.create_model("tiny").await;
+    let (status, traffic) = app.get_json("/v1/models/tiny/traffic").await;
+    assert_eq!(status, 200, "{traffic}");
+    assert_eq!(traffic["source"], Value::Null);
+    assert_eq!(traffic["requests_per_s"], serde_json::json!([]));
+    assert_eq!(app.get_json("/v1/models/missing/traffic").await.0, 404);
+    let other = client_with(&app.token("someone", &[("reader", "other")]).await);
+    let refused = other.get(app.url("/v1/models/tiny/traffic")).send().await.expect("request");
+    assert_error(refused, 403, "forbidden").await;
 }
 
 fn which(program: &str) -> Option<PathBuf> {

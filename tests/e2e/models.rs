@@ -178,4 +178,72 @@ async fn text_the_database_cannot_store_is_refused_with_400() {
     assert_error(deploy.await.expect("req"), 400, "invalid_request").await;
     let (_, deployment) = app.get_json("/v1/models/m/deployment").await;
     assert_eq!(deployment["code"], "deployment_not_found", "nothing was deployed");
+    // A token's name, an alias to protect.
+    let token = json!({"name": nul, "principal": "p", "grants": [{"role": "reader", "models": "*"}]});
+    let body = assert_error(
+        app.client.post(app.url("/v1/tokens")).json(&token).send().await.expect("req"),
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("name")), "{body}");
+    let protect = app.client.put(app.url("/v1/models/m/protection")).json(&json!({"aliases": [nul]})).send();
+    assert_error(protect.await.expect("req"), 400, "invalid_alias").await;
+    // Text that is only looked up, in a query string: the parameter is named.
+    for query in ["prefix=a%00b", "tag=%00", "cursor=x%00"] {
+        let listing = app.client.get(app.url(&format!("/v1/models?{query}"))).send().await.expect("req");
+        let body = assert_error(listing, 400, "invalid_request").await;
+        let parameter = query.split('=').next().unwrap_or_default();
+        assert!(body["message"].as_str().is_some_and(|m| m.contains(parameter) && m.contains("NUL")), "{body}");
+    }
+}
+
+/// A body is what the document says: a JSON object, sent as `application/json`. serde would
+/// also take an array of a struct's field values (`[null, null]` for `{}`): refused, at any
+/// depth. An optional body is absent or such an object, never something unreadable that is
+/// silently ignored (as `Option<web::Json<..>>` did).
+#[tokio::test]
+async fn request_bodies_are_json_objects() {
+    let app = TestApp::spawn(Backend::Local).await;
+    app.create_model("m").await;
+    assert_eq!(app.upload("m", fixture_bytes("tiny.onnx"), None).await.status(), 201);
+    let json = |method: reqwest::Method, path: &str, body: serde_json::Value| {
+        app.client.request(method, app.url(path)).json(&body).send()
+    };
+    let not_an_object = |body: serde_json::Value| {
+        assert!(body["message"].as_str().is_some_and(|m| m.contains("expected a JSON object")), "{body}");
+    };
+    let patch = json(reqwest::Method::PATCH, "/v1/models/m", json!([null, null])).await.expect("req");
+    not_an_object(assert_error(patch, 400, "invalid_request").await);
+    let batching = json!({"batching": [32, 2]});
+    let patch = json(reqwest::Method::PATCH, "/v1/models/m/versions/1", batching).await.expect("req");
+    not_an_object(assert_error(patch, 400, "invalid_request").await);
+    let lineage = json!({"metadata": {"lineage": ["run-1"]}});
+    let patch = json(reqwest::Method::PATCH, "/v1/models/m/versions/1", lineage).await.expect("req");
+    not_an_object(assert_error(patch, 400, "invalid_request").await);
+    let token = json!({"name": "t", "principal": "p", "grants": [["reader", "*"]]});
+    not_an_object(
+        assert_error(json(reqwest::Method::POST, "/v1/tokens", token).await.expect("req"), 400, "invalid_request")
+            .await,
+    );
+    let upload = app.upload("m", fixture_bytes("tiny.onnx"), Some(json!([]))).await;
+    not_an_object(assert_error(upload, 400, "invalid_metadata").await);
+    let (_, version) = app.get_json("/v1/models/m/versions/1").await;
+    assert_eq!(version["batching"], serde_json::Value::Null, "nothing changed");
+
+    // No Content-Type: 415, whether a body is required or optional.
+    let bare = app.client.patch(app.url("/v1/models/m")).body(r#"{"description": "x"}"#).send().await;
+    assert_error(bare.expect("req"), 415, "unsupported_media_type").await;
+    let rollback = "/v1/models/m/deployment/rollback";
+    let garbage = app.client.post(app.url(rollback)).body("garbage").send().await.expect("req");
+    assert_error(garbage, 415, "unsupported_media_type").await;
+    let array = app.client.post(app.url(rollback)).header("content-type", "application/json").body("[]").send();
+    not_an_object(assert_error(array.await.expect("req"), 400, "invalid_request").await);
+    let string = json(reqwest::Method::POST, rollback, json!({"version": "1"})).await.expect("req");
+    assert_error(string, 400, "invalid_request").await;
+    // An optional body that is absent, or an empty object, reaches the use case.
+    let none = app.client.post(app.url(rollback)).send().await.expect("req");
+    assert_error(none, 404, "deployment_not_found").await;
+    let empty = json(reqwest::Method::POST, rollback, json!({})).await.expect("req");
+    assert_error(empty, 404, "deployment_not_found").await;
 }

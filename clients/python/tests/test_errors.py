@@ -124,13 +124,14 @@ def test_too_many_requests(own_server: Callable[[dict[str, str]], Server]) -> No
 
 
 def test_server_errors(own_server: Callable[[dict[str, str]], Server]) -> None:
-    # 5xx: the server's database goes away under it.
+    # 5xx: the server's database goes away under it (readiness does not depend on it; the
+    # dependency check does).
     srv = own_server({})
     with srv.client() as admin:
         admin.whoami()
         psql(f'DROP DATABASE IF EXISTS "{srv.database}" WITH (FORCE)')
         with pytest.raises(depot.ServerError) as se:
-            admin._send("GET", "/readyz")
+            admin._send("GET", "/healthz/dependencies")
         assert isinstance(se.value, depot.Unavailable) and se.value.status == 503
         with pytest.raises(depot.ServerError) as se2:
             admin.create_model("anything")

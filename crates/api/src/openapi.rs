@@ -42,6 +42,7 @@ routes! {
     models::create_model,
     models::list_models,
     models::get_model,
+    traffic::get_traffic,
     models::update_model,
     models::delete_model,
     versions::create_version,
@@ -113,12 +114,20 @@ routes! {
 )]
 struct ApiDoc;
 
+/// The operations whose bodies are read as bytes, whatever their `Content-Type` (the predict
+/// and inference routes: JSON, or the binary tensor extension); every other JSON body must be
+/// sent as `application/json` (415).
+const RAW_BODY: &[&str] = &["predict_version", "predict_deployed", "infer_v2_version", "infer_v2_deployed"];
+
 /// The operations open to requests without a token.
 const PUBLIC: &[&str] =
     &["get_health", "get_readiness", "get_dependencies", "get_v2_server_metadata", "get_v2_live", "get_v2_ready"];
 
-/// The whole document: the description above and every route's operation, with the bearer
-/// scheme on every operation that needs a token and the answers authentication adds to it.
+/// The whole document: the description above and every route's operation, completed in one
+/// place with what every handler shares: the answers reading a request can give (400 for an
+/// invalid path, query, header or body; 413 and 415 for a body), the constraints of the path
+/// and query parameters ([`constrain`]), and the bearer scheme with the answers authentication
+/// adds (401, 403, 429) on every operation that needs a token.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
     use utoipa::openapi::{Ref, ResponseBuilder, content::ContentBuilder};
@@ -140,7 +149,32 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         for operation in
             [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
         {
-            if operation.operation_id.as_deref().is_some_and(|id| PUBLIC.contains(&id)) {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                constrain(parameter, path);
+            }
+            // What reading the request can answer, before the handler's own errors.
+            let id = operation.operation_id.clone().unwrap_or_default();
+            let json_body =
+                operation.request_body.as_ref().is_some_and(|body| body.content.contains_key("application/json"));
+            let has_body = operation.request_body.is_some();
+            let has_parameters = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let responses = &mut operation.responses.responses;
+            if has_body || has_parameters {
+                responses.entry("400".to_owned()).or_insert_with(|| {
+                    error("An invalid path, query string, header or body, with what was wrong", schema).into()
+                });
+            }
+            if has_body {
+                responses
+                    .entry("413".to_owned())
+                    .or_insert_with(|| error("The body is larger than the server's limit", schema).into());
+            }
+            if json_body && !RAW_BODY.contains(&id.as_str()) {
+                responses
+                    .entry("415".to_owned())
+                    .or_insert_with(|| error("A body without `Content-Type: application/json`", schema).into());
+            }
+            if PUBLIC.contains(&id.as_str()) {
                 operation.security = Some(vec![SecurityRequirement::default()]);
                 continue;
             }
@@ -160,6 +194,71 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     }
     doc
 }
+
+/// Writes what the server checks of a path or query parameter into its schema (the rules of
+/// `depot_domain`'s `parse` constructors and of paging), so that the document says which values
+/// are accepted and generated requests reach the handlers. Values outside are answered with 400.
+fn constrain(parameter: &mut utoipa::openapi::path::Parameter, path: &str) {
+    use depot_domain::{AliasName, ModelName, TokenText};
+    use utoipa::Number;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::{Schema, SchemaType, Type};
+
+    let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() else { return };
+    let integer = match &schema.schema_type {
+        SchemaType::Type(t) => *t == Type::Integer,
+        SchemaType::Array(types) => types.contains(&Type::Integer),
+        SchemaType::AnyValue => false,
+    };
+    let mut text = |pattern: &str, max_length: usize, example: Option<&str>| {
+        schema.pattern = Some(pattern.to_owned());
+        schema.min_length = Some(1);
+        schema.max_length = Some(max_length);
+        schema.examples = example.map(|e| vec![e.into()]).unwrap_or_default();
+    };
+    match (&parameter.parameter_in, parameter.name.as_str()) {
+        (ParameterIn::Path, "name") => text(MODEL_NAME, ModelName::MAX_LEN, Some("fraud-detector")),
+        (ParameterIn::Query, "model") => text(MODEL_NAME, ModelName::MAX_LEN, None),
+        (ParameterIn::Path, "alias") => text(ALIAS_NAME, AliasName::MAX_LEN, Some("champion")),
+        // A number or an alias (the prediction and inference routes).
+        (ParameterIn::Path, "version") if !integer => text(VERSION_REF, 63, Some("1")),
+        (ParameterIn::Path, "version") => {
+            // A u32, which utoipa writes as `int32`: the bounds say it better.
+            schema.format = None;
+            schema.minimum = Some(Number::UInt(1));
+            schema.maximum = Some(Number::UInt(u32::MAX as usize));
+            schema.examples = vec![1.into()];
+        }
+        (ParameterIn::Path, "id") if path.starts_with("/v1/tokens") => {
+            text(TOKEN_ID, TokenText::ID_LEN, None);
+            schema.min_length = Some(TokenText::ID_LEN);
+        }
+        (ParameterIn::Path, "id") => schema.minimum = Some(Number::UInt(1)),
+        (ParameterIn::Query, "limit") => {
+            schema.minimum = Some(Number::UInt(1));
+            schema.maximum = Some(Number::UInt(depot_service::PageRequest::MAX_LIMIT as usize));
+        }
+        (ParameterIn::Query, "principal") => text(PRINCIPAL, 64, None),
+        // `HeaderValue::to_str`: visible ASCII, spaces and tabs.
+        (ParameterIn::Header, crate::request::REASON_HEADER) => schema.pattern = Some("^[\\t -~]*$".to_owned()),
+        (ParameterIn::Query, "state") if path == "/v1/approvals" => {
+            schema.enum_values = Some(["pending", "approved", "rejected", "expired"].map(Into::into).to_vec());
+        }
+        _ => {}
+    }
+}
+
+/// `ModelName::parse`.
+const MODEL_NAME: &str = "^[a-z0-9][a-z0-9._-]*$";
+/// `AliasName::parse`.
+const ALIAS_NAME: &str = "^[a-z][a-z0-9_-]*$";
+/// `VersionRef::parse`: a version number (a positive integer) or an alias.
+const VERSION_REF: &str = "^([0-9]+|[a-z][a-z0-9_-]*)$";
+/// A token's public id (`TokenText::ID_LEN` hex digits).
+const TOKEN_ID: &str = "^[0-9a-f]+$";
+/// `Principal::parse`.
+const PRINCIPAL: &str = "^[A-Za-z0-9][A-Za-z0-9._@-]*$";
 
 /// The name of the bearer security scheme.
 const BEARER: &str = "bearer";
@@ -200,9 +299,9 @@ mod tests {
     fn the_document_has_exactly_one_operation_per_route() {
         let operations = documented();
         assert_eq!(operations.len(), ROUTE_COUNT, "{operations:?}");
-        // The API as it stands: 53 operations on 39 paths. Changing it changes these.
-        assert_eq!(ROUTE_COUNT, 53);
-        assert_eq!(openapi().paths.paths.len(), 39);
+        // The API as it stands: 54 operations on 40 paths. Changing it changes these.
+        assert_eq!(ROUTE_COUNT, 54);
+        assert_eq!(openapi().paths.paths.len(), 40);
     }
 
     /// Every operation but the open ones asks for the bearer token and documents the 401 and
@@ -232,6 +331,59 @@ mod tests {
         let mut expected: Vec<&str> = PUBLIC.to_vec();
         expected.sort();
         assert_eq!(open, expected, "every open operation exists");
+    }
+
+    /// Reading a body can answer 400 (not JSON, not an object, a field of the wrong type), 413
+    /// (over the limit) and 415 (not `application/json`): every operation with a body says so.
+    #[test]
+    fn every_body_documents_how_reading_it_can_fail() {
+        let doc = openapi();
+        let mut json_bodies = 0;
+        for item in doc.paths.paths.values() {
+            for operation in [&item.get, &item.post, &item.put, &item.patch, &item.delete].into_iter().flatten() {
+                let id = operation.operation_id.clone().unwrap_or_default();
+                let Some(body) = &operation.request_body else { continue };
+                let responses = &operation.responses.responses;
+                for status in ["400", "413"] {
+                    assert!(responses.contains_key(status), "{id} lacks {status}");
+                }
+                if body.content.contains_key("application/json") && !RAW_BODY.contains(&id.as_str()) {
+                    json_bodies += 1;
+                    assert!(responses.contains_key("415"), "{id} lacks 415");
+                }
+            }
+        }
+        assert_eq!(json_bodies, 14, "the operations with JSON bodies");
+    }
+
+    /// The documented constraints of path parameters are those of the parsers: the examples
+    /// parse, and the lengths are the parsers' limits.
+    #[test]
+    fn path_parameters_say_what_the_server_accepts() {
+        use depot_domain::{AliasName, ModelName, VersionRef};
+
+        let doc = serde_json::to_value(openapi()).expect("json");
+        let parameter = |path: &str, method: &str, name: &str| {
+            let parameters = doc["paths"][path][method]["parameters"].as_array().expect("parameters").clone();
+            let found = parameters.into_iter().find(|p| p["name"] == name).expect("the parameter");
+            found["schema"].clone()
+        };
+        let model = parameter("/v1/models/{name}", "get", "name");
+        assert_eq!(model["pattern"], MODEL_NAME);
+        assert_eq!(model["maxLength"], ModelName::MAX_LEN);
+        assert!(ModelName::parse(model["examples"][0].as_str().expect("example")).is_ok());
+        let alias = parameter("/v1/models/{name}/aliases/{alias}", "put", "alias");
+        assert_eq!((&alias["pattern"], &alias["maxLength"]), (&ALIAS_NAME.into(), &AliasName::MAX_LEN.into()));
+        assert!(AliasName::parse(alias["examples"][0].as_str().expect("example")).is_ok());
+        let version = parameter("/v1/models/{name}/versions/{version}", "get", "version");
+        assert_eq!((&version["minimum"], &version["maximum"]), (&1.into(), &u32::MAX.into()));
+        let reference = parameter("/v1/models/{name}/versions/{version}/predict", "post", "version");
+        assert_eq!(reference["pattern"], VERSION_REF);
+        assert!(VersionRef::parse(reference["examples"][0].as_str().expect("example")).is_ok());
+        let token = parameter("/v1/tokens/{id}", "get", "id");
+        assert_eq!((&token["minLength"], &token["maxLength"]), (&12.into(), &12.into()));
+        assert_eq!(parameter("/v1/approvals/{id}", "get", "id")["minimum"], 1);
+        assert_eq!(parameter("/v1/models", "get", "limit")["maximum"], depot_service::PageRequest::MAX_LIMIT);
     }
 
     /// The handlers' actix paths and methods are written separately from their documented ones:

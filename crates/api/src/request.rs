@@ -1,10 +1,15 @@
-//! Reading requests: who makes a change and why, validated path parameters, bounded bodies.
+//! Reading requests: who makes a change and why, validated path parameters, query strings and
+//! JSON bodies, bounded bodies.
 
+use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest, web};
 use bytes::BytesMut;
 use depot_domain::{AliasName, ModelName, VersionNumber, VersionRef};
-use futures::StreamExt;
+use depot_serialization::object::JsonObject;
+use futures::future::{LocalBoxFuture, Ready, ready};
+use futures::{FutureExt, StreamExt, TryFutureExt};
+use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -79,4 +84,91 @@ pub async fn read_body(request: &HttpRequest, mut payload: web::Payload, limit: 
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// A JSON request body, which must be a JSON object (as every request schema in the document
+/// says), deserialized into `T`. Under the application's `web::JsonConfig`: its size limit (413),
+/// `Content-Type: application/json` required (415), and its error messages (400).
+///
+/// actix's own `web::Json<T>` would take a JSON array for a struct too (serde fills the fields
+/// in order), so `[null, null]` passed for `{}`: see [`JsonObject`].
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        web::Json::<JsonObject<T>>::from_request(request, payload)
+            .map_ok(|json| Json(json.into_inner().0))
+            .boxed_local()
+    }
+}
+
+/// An optional JSON request body: none at all (no `Content-Length`, or 0, and no
+/// `Transfer-Encoding`) is `None`; anything else must be a [`Json`] body. (actix's
+/// `Option<web::Json<T>>` turned every unreadable body into `None`, so a non-JSON body was
+/// silently accepted.)
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T> OptionalJson<T> {
+    pub fn into_inner(self) -> Option<T> {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let chunked = request.headers().contains_key(header::TRANSFER_ENCODING);
+        if !chunked && declared_length(request).unwrap_or(0) == 0 {
+            return ready(Ok(OptionalJson(None))).boxed_local();
+        }
+        Json::<T>::from_request(request, payload).map_ok(|json| OptionalJson(Some(json.0))).boxed_local()
+    }
+}
+
+/// A query string deserialized into `T` (errors are the application's `web::QueryConfig`'s),
+/// after refusing a parameter whose value has a NUL character, which PostgreSQL cannot take:
+/// a 400 that names the parameter.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T> Query<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Query<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let pairs = web::Query::<Vec<(String, String)>>::from_query(request.query_string()).map(web::Query::into_inner);
+        let nul = pairs.unwrap_or_default().into_iter().find(|(_, value)| value.contains('\0'));
+        if let Some((name, _)) = nul {
+            let message = format!("query parameter {name} contains a NUL character (\\u0000); remove it");
+            return ready(Err(ApiError::invalid(message).into()));
+        }
+        ready(web::Query::<T>::from_request(request, payload).into_inner().map(|query| Query(query.into_inner())))
+    }
 }

@@ -17,6 +17,17 @@ pub struct Settings {
     pub auth: AuthConfig,
     pub metrics: MetricsSettings,
     pub gc: GcSettings,
+    pub console: ConsoleSettings,
+}
+
+/// The web console (`/console`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleSettings {
+    /// The Prometheus server that scrapes the replicas (its HTTP API base URL, e.g.
+    /// `http://prometheus:9090`): the console charts each model's last hour from it. None: no
+    /// charts.
+    pub prometheus_url: Option<String>,
 }
 
 /// Garbage collection of the artifact store (orphan blobs, abandoned uploads).

@@ -77,6 +77,7 @@ impl Application {
             auth: settings.auth.clone(),
             sweep_every: (settings.gc.interval_s > 0).then(|| Duration::from_secs(settings.gc.interval_s)),
             staging_max_age: Duration::from_secs(settings.gc.staging_max_age_s),
+            prometheus_url: settings.console.prometheus_url.clone(),
         };
         let services = Services::new(catalog.clone(), store, runtime, config, metrics);
         let bootstrap_token = services.auth.bootstrap().await.map_err(|e| anyhow::anyhow!(e.chain()))?;

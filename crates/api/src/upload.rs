@@ -5,6 +5,7 @@
 
 use actix_multipart::{Field, Multipart, MultipartError};
 use depot_domain::{ModelName, VersionMetadata};
+use depot_serialization::object::JsonObject;
 use depot_service::{Actor, Error, Registry, UploadDetails, Version};
 use futures::TryStreamExt;
 
@@ -56,7 +57,7 @@ async fn read_metadata(mut field: Field) -> Result<UploadDetails, ApiError> {
         }
         buf.extend_from_slice(&chunk);
     }
-    let metadata: UploadMetadata = serde_json::from_slice(&buf)
+    let JsonObject(metadata) = serde_json::from_slice::<JsonObject<UploadMetadata>>(&buf)
         .map_err(|e| ApiError::new(ErrorCode::InvalidMetadata, format!("the 'metadata' part is not valid: {e}")))?;
     Ok(UploadDetails {
         description: metadata.description,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use depot_domain::{Signature, TensorKind, TensorSpec, VersionMetadata};
+use depot_serialization::object::{object, objects, optional_object};
 use depot_service::{AuditEntry, Model, Version};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -200,7 +201,7 @@ pub struct MetadataView {
     #[serde(default)]
     #[schema(value_type = Object, example = json!({"max_depth": 8}))]
     pub parameters: BTreeMap<String, serde_json::Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub lineage: LineageView,
 }
 
@@ -308,7 +309,7 @@ pub struct UploadMetadata {
     pub description: String,
     #[serde(default)]
     pub tags: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub metadata: MetadataView,
     /// Expected SHA-256 of the artifact (hex, optionally `sha256:`-prefixed). When given and the
     /// upload's bytes differ, nothing is stored and the answer is 400 `digest_mismatch`.
@@ -335,9 +336,10 @@ pub struct UpdateVersion {
     /// Replaces all tags.
     pub tags: Option<Vec<String>>,
     /// Replaces the whole metadata document.
+    #[serde(default, deserialize_with = "optional_object")]
     pub metadata: Option<MetadataView>,
     /// Turns dynamic batching on with this policy, or off with `null`.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present_object")]
     #[schema(value_type = Option<BatchingView>)]
     pub batching: Option<Option<BatchingView>>,
 }
@@ -407,6 +409,7 @@ pub struct ArtifactBytes(#[allow(dead_code)] pub Vec<u8>);
 
 /// A prediction request of the simple JSON API.
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct PredictRequest {
     /// Inputs by name: nested arrays, or `{"data": [...], "shape": [...]}`.
@@ -541,13 +544,14 @@ impl From<BatchingView> for depot_domain::BatchPolicy {
     }
 }
 
-/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`); the value must be a
+/// JSON object (see `depot_serialization::object`).
+fn present_object<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,
 {
-    Option::<T>::deserialize(deserializer).map(Some)
+    optional_object(deserializer).map(Some)
 }
 
 /// A second version taking a share of the version-less traffic.
@@ -718,6 +722,7 @@ pub struct CreateTokenRequest {
     /// The person or service account the token acts as.
     #[schema(example = "ci-pipeline")]
     pub principal: String,
+    #[serde(deserialize_with = "objects")]
     pub grants: Vec<GrantView>,
     /// When the token stops working; never when absent.
     pub expires_at: Option<DateTime<Utc>>,

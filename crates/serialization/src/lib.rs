@@ -33,6 +33,7 @@ mod archive;
 mod compressed;
 mod detect;
 mod input;
+pub mod object;
 mod onnx;
 mod pickle;
 pub mod tensors;

@@ -18,6 +18,7 @@ mod registry;
 mod replica;
 mod serving;
 mod sweep;
+mod traffic;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,7 @@ pub use registry::{
 pub use replica::{Readiness, ReplicaState};
 pub use serving::{Prediction, Reference, ServableVersion, Serving};
 pub use sweep::{SweepOptions, SweepReport, sweep};
+pub use traffic::{Series, Traffic, TrafficSource};
 
 /// Everything the use cases need, as configured.
 #[derive(Debug, Clone)]
@@ -50,6 +52,8 @@ pub struct ServiceConfig {
     pub sweep_every: Option<Duration>,
     /// Staging objects idle this long are abandoned uploads.
     pub staging_max_age: Duration,
+    /// The Prometheus that scrapes the replicas, for the console's traffic charts.
+    pub prometheus_url: Option<String>,
 }
 
 /// The use cases over one catalog, store and runtime. Cheap to clone.
@@ -61,6 +65,8 @@ pub struct Services {
     pub metrics: Metrics,
     /// Whether this replica follows the database, has warmed up, is draining.
     pub replica: Arc<ReplicaState>,
+    /// Traffic over the last hour, from Prometheus.
+    pub traffic: TrafficSource,
     catalog: Catalog,
     store: ArtifactStore,
     sweep_every: Option<Duration>,
@@ -102,7 +108,8 @@ impl Services {
             metrics.clone(),
         );
         let (sweep_every, staging_max_age) = (config.sweep_every, config.staging_max_age);
-        Self { registry, serving, auth, metrics, replica, catalog, store, sweep_every, staging_max_age }
+        let traffic = TrafficSource::new(catalog.clone(), config.prometheus_url.as_deref());
+        Self { registry, serving, auth, metrics, replica, traffic, catalog, store, sweep_every, staging_max_age }
     }
 
     /// The metrics in the OpenMetrics text format, with what is sampled at scrape time (loaded

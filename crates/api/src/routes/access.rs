@@ -7,7 +7,7 @@ use depot_service::{PendingFilter, Protection, TokenRequest, page_request};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::request::{alias_name, model_name, reason};
+use crate::request::{Json, OptionalJson, Query, alias_name, model_name, reason};
 use crate::state::AppState;
 use crate::views::{
     CreateTokenRequest, CreatedTokenView, GrantView, ListApprovalsQuery, ListTokensQuery, PendingChangeList,
@@ -51,7 +51,7 @@ fn principal(raw: &str) -> Result<Principal, ApiError> {
 pub async fn create_token(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<CreateTokenRequest>,
+    body: Json<CreateTokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let request = TokenRequest {
@@ -78,7 +78,7 @@ pub async fn create_token(
 pub async fn list_tokens(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<ListTokensQuery>,
+    query: Query<ListTokensQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let who = query.principal.as_deref().map(principal).transpose()?;
@@ -176,7 +176,7 @@ pub async fn set_protection(
     caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
-    body: web::Json<ProtectionView>,
+    body: Json<ProtectionView>,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
     let body = body.into_inner();
@@ -201,7 +201,7 @@ pub async fn set_protection(
 pub async fn list_approvals(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<ListApprovalsQuery>,
+    query: Query<ListApprovalsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let filter =
@@ -259,10 +259,10 @@ pub async fn approve(
     caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
-    body: Option<web::Json<ReasonRequest>>,
+    body: OptionalJson<ReasonRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = change_id(&path)?;
-    let actor = caller.with_reason(reason(&request, body.and_then(|b| b.into_inner().reason))?);
+    let actor = caller.with_reason(reason(&request, body.into_inner().and_then(|b| b.reason))?);
     let change = state.services.registry.approve(&actor, id).await?;
     Ok(HttpResponse::Ok().json(PendingChangeView::from(change)))
 }
@@ -283,10 +283,10 @@ pub async fn reject(
     caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
-    body: Option<web::Json<ReasonRequest>>,
+    body: OptionalJson<ReasonRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = change_id(&path)?;
-    let actor = caller.with_reason(reason(&request, body.and_then(|b| b.into_inner().reason))?);
+    let actor = caller.with_reason(reason(&request, body.into_inner().and_then(|b| b.reason))?);
     let change = state.services.registry.reject(&actor, id).await?;
     Ok(HttpResponse::Ok().json(PendingChangeView::from(change)))
 }

@@ -3,7 +3,7 @@ use depot_service::page_request;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::request::model_name;
+use crate::request::{Query, model_name};
 use crate::state::AppState;
 use crate::views::{AuditList, AuditQuery};
 
@@ -18,7 +18,7 @@ use crate::views::{AuditList, AuditQuery};
 pub async fn list_audit(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<AuditQuery>,
+    query: Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let model = query.model.as_deref().map(model_name).transpose()?;

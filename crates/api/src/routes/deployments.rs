@@ -7,7 +7,7 @@ use depot_service::{Outcome, page_request};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::request::{alias_name, model_name, reason, version_from_body};
+use crate::request::{Json, OptionalJson, Query, alias_name, model_name, reason, version_from_body};
 use crate::state::AppState;
 use crate::views::{
     AliasList, AliasView, CanaryRequest, DeployRequest, DeploymentView, HistoryList, HistoryQuery, PendingChangeView,
@@ -53,7 +53,7 @@ pub async fn deploy(
     caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
-    body: web::Json<DeployRequest>,
+    body: Json<DeployRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
     let body = body.into_inner();
@@ -66,7 +66,7 @@ pub async fn deploy(
 /// Roll back in one call: to the version deployed before the current one, or to a named one.
 #[utoipa::path(post, path = "/v1/models/{name}/deployment/rollback", tag = "deployments",
     operation_id = "rollback_deployment",
-    request_body = RollbackRequest,
+    request_body(content = Option<RollbackRequest>),
     params(("name" = String, Path, description = "Model name"),
            ("x-depot-reason" = Option<String>, Header, description = "Why")),
     responses(
@@ -84,10 +84,10 @@ pub async fn rollback(
     caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
-    body: Option<web::Json<RollbackRequest>>,
+    body: OptionalJson<RollbackRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
-    let body = body.map(web::Json::into_inner).unwrap_or_default();
+    let body = body.into_inner().unwrap_or_default();
     let actor = caller.with_reason(reason(&request, body.reason)?);
     let version = body.version.map(version_from_body).transpose()?;
     let outcome = state.services.registry.rollback(&actor, &name, version).await?;
@@ -112,10 +112,10 @@ pub async fn undeploy(
     caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
-    body: Option<web::Json<ReasonRequest>>,
+    body: OptionalJson<ReasonRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
-    let actor = caller.with_reason(reason(&request, body.and_then(|b| b.into_inner().reason))?);
+    let actor = caller.with_reason(reason(&request, body.into_inner().and_then(|b| b.reason))?);
     let outcome = state.services.registry.undeploy(&actor, &name).await?;
     Ok(render(outcome, |()| HttpResponse::NoContent().finish()))
 }
@@ -141,7 +141,7 @@ pub async fn set_canary(
     caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
-    body: web::Json<CanaryRequest>,
+    body: Json<CanaryRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
     let body = body.into_inner();
@@ -170,10 +170,10 @@ pub async fn promote_canary(
     caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
-    body: Option<web::Json<ReasonRequest>>,
+    body: OptionalJson<ReasonRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
-    let actor = caller.with_reason(reason(&request, body.and_then(|b| b.into_inner().reason))?);
+    let actor = caller.with_reason(reason(&request, body.into_inner().and_then(|b| b.reason))?);
     let outcome = state.services.registry.promote_canary(&actor, &name).await?;
     Ok(render(outcome, |d| HttpResponse::Ok().json(DeploymentView::from(d))))
 }
@@ -194,10 +194,10 @@ pub async fn abort_canary(
     caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
-    body: Option<web::Json<ReasonRequest>>,
+    body: OptionalJson<ReasonRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
-    let actor = caller.with_reason(reason(&request, body.and_then(|b| b.into_inner().reason))?);
+    let actor = caller.with_reason(reason(&request, body.into_inner().and_then(|b| b.reason))?);
     let deployment = state.services.registry.abort_canary(&actor, &name).await?;
     Ok(HttpResponse::Ok().json(DeploymentView::from(deployment)))
 }
@@ -217,7 +217,7 @@ pub async fn history(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-    query: web::Query<HistoryQuery>,
+    query: Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
     let query = query.into_inner();
@@ -284,7 +284,7 @@ pub async fn set_alias(
     caller: Caller,
     request: HttpRequest,
     path: web::Path<(String, String)>,
-    body: web::Json<SetAliasRequest>,
+    body: Json<SetAliasRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, alias) = (model_name(&path.0)?, alias_name(&path.1)?);
     let body = body.into_inner();

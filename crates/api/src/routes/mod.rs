@@ -9,4 +9,5 @@ pub mod health;
 pub mod models;
 pub mod oip;
 pub mod predict;
+pub mod traffic;
 pub mod versions;

@@ -4,7 +4,7 @@ use depot_service::{ModelFilter, ModelPatch, NewModel, page_request};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::request::{model_name, reason};
+use crate::request::{Json, Query, model_name, reason};
 use crate::state::AppState;
 use crate::views::{CreateModel, DeleteModelQuery, ListModelsQuery, ModelList, ModelView, UpdateModel};
 
@@ -23,7 +23,7 @@ pub async fn create_model(
     state: web::Data<AppState>,
     caller: Caller,
     request: HttpRequest,
-    body: web::Json<CreateModel>,
+    body: Json<CreateModel>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let new =
@@ -44,7 +44,7 @@ pub async fn create_model(
 pub async fn list_models(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<ListModelsQuery>,
+    query: Query<ListModelsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let filter = ModelFilter { name_prefix: query.prefix, tag: query.tag, visible: None };
@@ -88,7 +88,7 @@ pub async fn update_model(
     caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
-    body: web::Json<UpdateModel>,
+    body: Json<UpdateModel>,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
     let body = body.into_inner();
@@ -116,7 +116,7 @@ pub async fn delete_model(
     caller: Caller,
     request: HttpRequest,
     path: web::Path<String>,
-    query: web::Query<DeleteModelQuery>,
+    query: Query<DeleteModelQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
     state.services.registry.delete_model(&caller.with_reason(reason(&request, None)?), &name, query.cascade).await?;

@@ -6,7 +6,7 @@ use depot_service::{SortOrder, VersionUpdate, page_request};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::request::{declared_length, model_name, reason, version_number};
+use crate::request::{Json, Query, declared_length, model_name, reason, version_number};
 use crate::state::AppState;
 use crate::upload::register_version;
 use crate::views::{ArtifactBytes, ListVersionsQuery, Order, UpdateVersion, UploadForm, VersionList, VersionView};
@@ -65,7 +65,7 @@ pub async fn list_versions(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-    query: web::Query<ListVersionsQuery>,
+    query: Query<ListVersionsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
     let query = query.into_inner();
@@ -123,7 +123,7 @@ pub async fn update_version(
     caller: Caller,
     request: HttpRequest,
     path: web::Path<(String, String)>,
-    body: web::Json<UpdateVersion>,
+    body: Json<UpdateVersion>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, number) = model_and_version(&path)?;
     let body = body.into_inner();

@@ -204,6 +204,7 @@ macro_rules! integer_element {
         impl Element for $t {
             const DATATYPE: DataType = DataType::$datatype;
 
+            #[inline]
             fn from_json(value: Scalar<'_>) -> Result<Self, Reject> {
                 integer(value)
             }
@@ -229,6 +230,7 @@ integer_element! {
 impl Element for f32 {
     const DATATYPE: DataType = DataType::Fp32;
 
+    #[inline]
     fn from_json(value: Scalar<'_>) -> Result<Self, Reject> {
         match value {
             Scalar::U64(v) => Ok(v as f32),
@@ -251,6 +253,7 @@ impl Element for f32 {
 impl Element for f64 {
     const DATATYPE: DataType = DataType::Fp64;
 
+    #[inline]
     fn from_json(value: Scalar<'_>) -> Result<Self, Reject> {
         match value {
             Scalar::U64(v) => Ok(v as f64),
@@ -269,6 +272,7 @@ impl Element for f64 {
 impl Element for bool {
     const DATATYPE: DataType = DataType::Bool;
 
+    #[inline]
     fn from_json(value: Scalar<'_>) -> Result<Self, Reject> {
         match value {
             Scalar::Bool(v) => Ok(v),
@@ -284,6 +288,7 @@ impl Element for bool {
 impl Element for Vec<u8> {
     const DATATYPE: DataType = DataType::Bytes;
 
+    #[inline]
     fn from_json(value: Scalar<'_>) -> Result<Self, Reject> {
         match value {
             Scalar::Str(s) => Ok(s.as_bytes().to_vec()),

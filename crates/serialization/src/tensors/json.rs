@@ -76,7 +76,7 @@ pub(super) struct Nested<T> {
 }
 
 impl<T: Element> Nested<T> {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self { values: Vec::new(), dims: Vec::new(), leaf_depth: None }
     }
 
@@ -98,13 +98,30 @@ impl<T: Element> Nested<T> {
         Tensor::new(shape, T::into_data(values))
     }
 
-    fn push(&mut self, value: Scalar<'_>, depth: usize, cx: Cx<'_>) -> Result<(), EncodingError> {
-        let consistent = match self.leaf_depth {
+    /// Whether a value may stand `depth` arrays deep: all values stand at one depth.
+    fn leaf_at(&self, depth: usize) -> bool {
+        match self.leaf_depth {
             Some(leaf) => leaf == depth,
             // No array may have closed at this depth or below it.
             None => self.dims.len() <= depth,
-        };
-        if !consistent {
+        }
+    }
+
+    /// As [`Self::push`], saying only whether it succeeds: for the fast path, which gives up on
+    /// any error and so need not build one.
+    #[inline]
+    pub(super) fn try_push(&mut self, value: Scalar<'_>, depth: usize) -> bool {
+        if !self.leaf_at(depth) {
+            return false;
+        }
+        let Ok(element) = T::from_json(value) else { return false };
+        self.leaf_depth = Some(depth);
+        self.values.push(element);
+        true
+    }
+
+    fn push(&mut self, value: Scalar<'_>, depth: usize, cx: Cx<'_>) -> Result<(), EncodingError> {
+        if !self.leaf_at(depth) {
             return Err(EncodingError::RaggedDepth { name: cx.name(), depth });
         }
         self.leaf_depth = Some(depth);
@@ -119,14 +136,14 @@ impl<T: Element> Nested<T> {
         Ok(())
     }
 
-    fn open(&self, depth: usize, cx: Cx<'_>) -> Result<(), EncodingError> {
+    pub(super) fn open(&self, depth: usize, cx: Cx<'_>) -> Result<(), EncodingError> {
         match self.leaf_depth {
             Some(leaf) if leaf <= depth => Err(EncodingError::RaggedDepth { name: cx.name(), depth }),
             _ => Ok(()),
         }
     }
 
-    fn close(&mut self, depth: usize, len: usize, cx: Cx<'_>) -> Result<(), EncodingError> {
+    pub(super) fn close(&mut self, depth: usize, len: usize, cx: Cx<'_>) -> Result<(), EncodingError> {
         if self.dims.len() <= depth {
             self.dims.resize(depth + 1, None);
         }

@@ -41,10 +41,20 @@
 //! accepts only `true` and `false`.
 //!
 //! # Cost
-//! Decoding is one pass over the request (OIP JSON `data` is scanned twice, once to find it and
-//! once to decode it): numbers go straight from the parser into the tensor's `Vec`, with no
-//! intermediate [`serde_json::Value`] and no allocation per element, except one per BYTES
-//! element. Responses are written straight into a byte buffer.
+//! Decoding is one pass over the request: numbers go straight from the parser into the tensor's
+//! `Vec`, with no intermediate [`serde_json::Value`] and no allocation per element, except one
+//! per BYTES element. Responses are written straight into a byte buffer.
+//!
+//! Numeric tensor data takes a fast path (`scan`): a byte scanner reads the arrays and
+//! `lexical-core` the floats, two to three times as fast as serde_json's tokenizer (the MLP's
+//! 784 numbers: see BENCHMARKS.md and `benches/decode.rs`). It covers the simple API's bodies whose
+//! inputs are all numbers, `true`, `false` or `null` (bare, nested, or in the object form), and
+//! each OIP input's `data` array that follows its `datatype` (in requests of at least 256 bytes
+//! of JSON, below which serde alone is as quick), serde reading the rest of the OIP request
+//! with those arrays taken out. Anything else, and anything invalid, is decoded by
+//! the serde path from the start, so the values decoded and every error are the same either
+//! way; invalid input costs at most one extra pass. OIP `data` that comes before its
+//! `datatype` is scanned twice, once by serde to find it and once to decode it.
 //!
 //! Every decoded request comes back as [`ValidatedInputs`]: it has passed
 //! [`depot_domain::validate_inputs`] and its inputs are in the signature's order, whatever the
@@ -57,6 +67,7 @@ mod error;
 mod inputs;
 mod json;
 mod oip;
+mod scan;
 mod simple;
 
 pub use error::EncodingError;

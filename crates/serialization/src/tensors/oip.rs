@@ -10,6 +10,8 @@ use super::binary;
 use super::element::{Element, with_element_type};
 use super::inputs::{check_length, check_stated_datatype, declared_datatype, stated_shape};
 use super::json::{Cx, DataSeed, Failure, has_non_utf8, put, put_datatype, put_shape, write_flat};
+use super::scan::{self, Decoded};
+use crate::object::{JsonObject, objects, optional_object, optional_objects};
 
 /// A decoded OIP inference request.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,19 +67,52 @@ pub fn decode_oip_request(
     header_length: Option<usize>,
     signature: &Signature,
 ) -> Result<OipRequest, EncodingError> {
+    let json_length = header_length.unwrap_or(body.len());
+    let path = if json_length >= FAST_PATH_MIN_BYTES { Path::Fast } else { Path::Serde };
+    decode_oip_request_by(body, header_length, signature, path)
+}
+
+/// The shortest JSON for which [`decode_oip_request`] takes the fast path. Its walk over the
+/// request pays for itself only where there are numbers to decode; shorter JSON (a request
+/// whose tensors are all binary, say) is read as quickly by serde alone.
+const FAST_PATH_MIN_BYTES: usize = 256;
+
+/// How [`decode_oip_request_by`] reads JSON tensor data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Path {
+    /// The fast path where it can (see [`scan`]), else serde.
+    Fast,
+    /// serde only.
+    Serde,
+}
+
+/// [`decode_oip_request`], by `path`.
+pub(super) fn decode_oip_request_by(
+    body: &[u8],
+    header_length: Option<usize>,
+    signature: &Signature,
+    path: Path,
+) -> Result<OipRequest, EncodingError> {
     let (header, mut binary) = match header_length {
         None => (body, &[][..]),
         Some(header_length) => body
             .split_at_checked(header_length)
             .ok_or(EncodingError::HeaderBeyondBody { header_length, body_length: body.len() })?,
     };
-    let request: WireRequest<'_> =
-        serde_json::from_slice(header).map_err(|e| EncodingError::Malformed { message: e.to_string() })?;
+    // The fast path decodes the inputs' `data` arrays; serde reads the rest of the request from
+    // the skeleton left, or, if it refuses that, the request itself, for the exact error.
+    let skeleton = (path == Path::Fast).then(|| scan::oip_skeleton(header)).flatten();
+    let (skeleton, decoded) = skeleton.map_or((None, Vec::new()), |s| (Some(s.text), s.inputs));
+    let (request, mut decoded) = match skeleton.as_deref().and_then(|skeleton| parse_request(skeleton).ok()) {
+        Some(request) => (request, decoded),
+        None => (parse_request(header)?, Vec::new()),
+    };
 
     let binary_length = binary.len();
     let mut inputs = Vec::with_capacity(request.inputs.len());
-    for input in &request.inputs {
-        let tensor = decode_input(input, header_length.is_some(), &mut binary, signature)?;
+    for (index, input) in request.inputs.iter().enumerate() {
+        let decoded = decoded.get_mut(index).and_then(Option::take);
+        let tensor = decode_input(input, decoded, path, header_length.is_some(), &mut binary, signature)?;
         inputs.push(NamedTensor::new(input.name.as_str(), tensor));
     }
     if !binary.is_empty() {
@@ -91,6 +126,13 @@ pub fn decode_oip_request(
         outputs: requested_outputs(request.outputs.unwrap_or_default(), signature)?,
         binary_default: request.parameters.and_then(|p| p.binary_data_output),
     })
+}
+
+/// Reads the request's JSON, the binary data excluded.
+fn parse_request(json: &[u8]) -> Result<WireRequest<'_>, EncodingError> {
+    let JsonObject(request) = serde_json::from_slice::<JsonObject<WireRequest<'_>>>(json)
+        .map_err(|e| EncodingError::Malformed { message: e.to_string() })?;
+    Ok(request)
 }
 
 /// Encodes the OIP inference response for `outputs`, as `request` asked.
@@ -181,16 +223,17 @@ pub fn oip_error_body(message: &str) -> Vec<u8> {
     body
 }
 
-/// The JSON inference request object. Fields Depot does not use are ignored.
+/// The JSON inference request object. Fields Depot does not use are ignored. Its objects are
+/// read from JSON objects only ([`JsonObject`]), never from arrays of their fields.
 #[derive(Deserialize)]
 struct WireRequest<'a> {
     #[serde(default)]
     id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     parameters: Option<RequestParameters>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "objects")]
     inputs: Vec<WireInput<'a>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_objects")]
     outputs: Option<Vec<WireOutput>>,
 }
 
@@ -205,7 +248,7 @@ struct WireInput<'a> {
     name: String,
     shape: Vec<i64>,
     datatype: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     parameters: Option<InputParameters>,
     /// Kept as text, to decode once the datatype is known, whatever the order of the fields.
     #[serde(default, borrow)]
@@ -223,7 +266,7 @@ struct InputParameters {
 #[derive(Deserialize)]
 struct WireOutput {
     name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     parameters: Option<OutputParameters>,
 }
 
@@ -237,9 +280,12 @@ struct OutputParameters {
     shared_memory_region: Option<IgnoredAny>,
 }
 
-/// Decodes one input, taking its binary data, if any, from the front of `binary`.
+/// Decodes one input, taking its binary data, if any, from the front of `binary`. `decoded` is
+/// its JSON `data` if the fast path decoded it.
 fn decode_input(
     input: &WireInput<'_>,
+    decoded: Option<Decoded<'_>>,
+    path: Path,
     has_header_length: bool,
     binary: &mut &[u8],
     signature: &Signature,
@@ -260,7 +306,7 @@ fn decode_input(
     match (input.data, parameters.and_then(|p| p.binary_data_size)) {
         (Some(_), Some(_)) => Err(EncodingError::DataAndBinary { name: name.to_owned() }),
         (None, None) => Err(EncodingError::NoData { name: name.to_owned() }),
-        (Some(data), None) => json_data(name, datatype, data, shape, count),
+        (Some(data), None) => json_data(name, datatype, data, decoded, path, shape, count),
         (None, Some(_)) if !has_header_length => {
             Err(EncodingError::BinaryWithoutHeaderLength { name: name.to_owned() })
         }
@@ -276,32 +322,51 @@ fn decode_input(
     }
 }
 
-/// Decodes an input's JSON `data`, flat or nested, which must fill its shape.
+/// Decodes an input's JSON `data`, flat or nested, which must fill its shape: `data` as serde
+/// read it, or, where the fast path replaced it in the skeleton, `decoded`, the original; by
+/// `path`.
 fn json_data(
     name: &str,
     datatype: depot_domain::DataType,
     data: &RawValue,
+    decoded: Option<Decoded<'_>>,
+    path: Path,
     shape: Vec<usize>,
     count: usize,
 ) -> Result<Tensor, EncodingError> {
     fn decode<T: Element>(
         name: &str,
-        data: &RawValue,
+        text: &str,
+        path: Path,
         shape: Vec<usize>,
         count: usize,
     ) -> Result<Tensor, EncodingError> {
         let failure = Failure::default();
-        let mut deserializer = serde_json::Deserializer::from_str(data.get());
-        let nested = DataSeed::<T>::new(Cx { name, failure: &failure })
-            .deserialize(&mut deserializer)
-            .map_err(|e| failure.resolve_input(name, e))?;
+        let cx = Cx { name, failure: &failure };
+        let fast = (path == Path::Fast).then(|| scan::data_text::<T>(text.as_bytes(), cx)).flatten();
+        let nested = match fast {
+            Some(nested) => nested,
+            None => {
+                let mut deserializer = serde_json::Deserializer::from_str(text);
+                DataSeed::<T>::new(cx).deserialize(&mut deserializer).map_err(|e| failure.resolve_input(name, e))?
+            }
+        };
         check_length(name, &shape, count, nested.len())?;
         let (_, values) = nested.into_parts();
         Ok(Tensor::new(shape, T::into_data(values)))
     }
+    let text = match decoded {
+        // Decoded as the datatype the request states, which has been checked to be the model's.
+        Some(Decoded { data, .. }) if data.datatype() == datatype => {
+            check_length(name, &shape, count, data.len())?;
+            return Ok(Tensor::new(shape, data));
+        }
+        Some(Decoded { text, .. }) => text,
+        None => data.get(),
+    };
     with_element_type!(
         datatype,
-        T => decode::<T>(name, data, shape, count),
+        T => decode::<T>(name, text, path, shape, count),
         unsupported => Err(EncodingError::UnsupportedDatatype { name: name.to_owned(), datatype })
     )
 }

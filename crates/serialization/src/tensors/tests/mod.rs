@@ -1,6 +1,7 @@
 //! Tests of both protocols: round trips of every served datatype, and malformed, hostile and
 //! mismatched requests. `testdata/` holds request bodies made by the real `tritonclient`.
 
+mod fast;
 mod oip;
 mod simple;
 

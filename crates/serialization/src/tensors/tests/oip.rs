@@ -508,3 +508,26 @@ fn inputs_come_in_signature_order_with_binary_data_read_in_request_order() {
         ]
     );
 }
+
+/// The request and its objects are JSON objects: serde would also take an array of a struct's
+/// fields (`[null, null, [..]]`), which the protocol does not allow.
+#[test]
+fn objects_given_as_arrays_are_malformed() {
+    let signature = one_input(DataType::Fp32, vec![-1, 4]);
+    let input = json!({"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]});
+    ok(decode_json(&json!({"inputs": [input], "outputs": [{"name": "y", "parameters": {}}]}), &signature));
+    for body in [
+        json!([null, null, [input]]),
+        json!({"inputs": [["x", [1, 4], "FP32", null, [1, 2, 3, 4]]]}),
+        json!({"inputs": [input], "parameters": [true]}),
+        json!({"inputs": [input], "outputs": [["y"]]}),
+        json!({"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4], "parameters": [4]}]}),
+    ] {
+        match decode_json(&body, &signature) {
+            Err(EncodingError::Malformed { message }) => {
+                assert!(message.contains("expected a JSON object"), "{message}")
+            }
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+}
