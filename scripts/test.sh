@@ -13,6 +13,9 @@ scripts/setup-python.sh
 command -v prometheus >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }
 # HAProxy balances replicas in the scale-out test (crates/depot/tests/scale_out.rs; Debian's package).
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || { apt-get update -qq && apt-get install -y -qq haproxy >/dev/null; }
+# The console's browser tests drive Debian's Chromium with playwright-core (npm) on Node.
+command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
 if [ -x scripts/fetch-onnxruntime.sh ]; then
   export DEPOT_ORT_LIBRARY=${DEPOT_ORT_LIBRARY:-$(scripts/fetch-onnxruntime.sh)}
 fi
@@ -38,3 +41,7 @@ scripts/check-kubernetes.sh
 cargo test --workspace --locked "$@"
 # The Python client (clients/python) against a real server: the debug binary just built.
 DEPOT_BIN="$root/target/debug/depot" clients/python/run-tests.sh
+# The API against its own OpenAPI document: schemathesis, at least 1,000 generated requests.
+DEPOT_BIN="$root/target/debug/depot" scripts/fuzz-api.sh
+# The web console in headless Chromium (screenshots are refreshed by running it by hand).
+DEPOT_BIN="$root/target/debug/depot" SCREENSHOTS= tests/console/run.sh
