@@ -52,6 +52,9 @@ async fn a_session_cookie_authenticates_and_changes_need_the_csrf_header() {
     let client = no_redirects();
     let refused = client.post(app.url("/console/session")).json(&json!({"token": "depot_000000000000_nope"})).send();
     assert_error(refused.await.expect("request"), 401, "unauthenticated").await;
+    // The body is a JSON object, as everywhere (serde would take an array for the struct).
+    let array = client.post(app.url("/console/session")).json(&json!([app.admin_token])).send();
+    assert_error(array.await.expect("request"), 400, "invalid_request").await;
 
     let logged_in =
         client.post(app.url("/console/session")).json(&json!({"token": app.admin_token})).send().await.expect("login");

@@ -2,6 +2,7 @@
 //! [`depot_service::Auth`]) before a handler runs, so an upload is refused before a byte is
 //! read. What the caller may do is checked by the use cases, not here.
 
+use actix_web::cookie::Cookie;
 use actix_web::dev::Payload;
 use actix_web::http::Method;
 use actix_web::http::header::{AUTHORIZATION, COOKIE, HeaderValue};
@@ -46,9 +47,9 @@ fn cookie<'r>(request: &'r HttpRequest, name: &str) -> Option<&'r str> {
         .get_all(COOKIE)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim_matches('"'))
+        .filter_map(|pair| Cookie::parse(pair.trim()).ok())
+        .find(|cookie| cookie.name() == name)
+        .and_then(|cookie| cookie.value_raw())
         .filter(|value| !value.is_empty())
 }
 

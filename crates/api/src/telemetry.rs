@@ -32,6 +32,17 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const MAX_REQUEST_ID: usize = 64;
 
+/// Marks a probe's 503 (starting, draining, a dependency down): the answer the probe exists to
+/// give, logged at INFO rather than as a failure of the server's.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeAnswer;
+
+/// `response`, marked as a probe's answer.
+pub fn probe_answer(mut response: actix_web::HttpResponse) -> actix_web::HttpResponse {
+    response.extensions_mut().insert(ProbeAnswer);
+    response
+}
+
 /// The version that served a request, for its log line (set by the prediction handlers).
 #[derive(Debug, Clone)]
 pub struct Served {
@@ -89,9 +100,7 @@ fn log_line<B>(response: &ServiceResponse<B>, id: &str, trace_id: &str, started:
     let principal: &str = &principal;
     let method = request.method().as_str();
     let error = response.response().error().and_then(service_error);
-    // A probe's 503 (starting, draining, a dependency down) is the answer it exists to give,
-    // not a failure of the server's.
-    let failed = status >= 500 && !matches!(route, "/readyz" | "/healthz/dependencies" | "/v2/health/ready");
+    let failed = status >= 500 && response.response().extensions().get::<ProbeAnswer>().is_none();
     match error {
         Some(error) if failed => tracing::error!(
             http.method = method, http.route = route, http.status = status, duration_ms, request_id = id, trace_id,

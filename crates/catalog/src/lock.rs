@@ -4,16 +4,62 @@ use sqlx::{PgConnection, Postgres};
 
 use crate::{Catalog, CatalogError};
 
-/// Exclusive right to change which versions reference one blob, and to store or delete it.
-///
-/// A session-level advisory lock on a dedicated connection, so it spans the database commit
-/// *and* the object-store operation that must follow it. If the holder goes away without
-/// [`DigestLock::release`] (a cancelled request), the connection is closed rather than returned
-/// to the pool, which makes PostgreSQL drop the lock.
+/// A session-level advisory lock held on a dedicated connection, so that it spans a database
+/// commit *and* the object-store operation that must follow it. If its holder goes away without
+/// [`AdvisoryLock::release`] (a cancelled request), the connection is closed rather than
+/// returned to the pool, which makes PostgreSQL drop the lock.
 #[derive(Debug)]
-pub struct DigestLock {
+struct AdvisoryLock {
     conn: Option<PoolConnection<Postgres>>,
     key: i64,
+}
+
+impl AdvisoryLock {
+    /// Waits for the lock of `key`.
+    async fn take(catalog: &Catalog, key: i64) -> Result<Self, CatalogError> {
+        let mut conn = catalog.pool.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock($1)").bind(key).execute(&mut *conn).await?;
+        Ok(Self { conn: Some(conn), key })
+    }
+
+    /// The lock of `key` when no one holds it.
+    async fn try_take(catalog: &Catalog, key: i64) -> Result<Option<Self>, CatalogError> {
+        let mut conn = catalog.pool.acquire().await?;
+        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(key).fetch_one(&mut *conn).await?;
+        Ok(taken.then(|| Self { conn: Some(conn), key }))
+    }
+
+    fn conn(&mut self) -> Result<&mut PgConnection, CatalogError> {
+        self.conn
+            .as_deref_mut()
+            .ok_or_else(|| CatalogError::Corrupt { reason: "advisory lock already released".into() })
+    }
+
+    /// Releases the lock and returns the connection to the pool.
+    async fn release(mut self) {
+        if let Some(mut conn) = self.conn.take()
+            && let Err(error) = sqlx::query("SELECT pg_advisory_unlock($1)").bind(self.key).execute(&mut *conn).await
+        {
+            tracing::warn!(error = %error, "releasing an advisory lock failed; closing its connection");
+            drop(conn.detach());
+        }
+    }
+}
+
+impl Drop for AdvisoryLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // Closing the session releases its advisory locks.
+            drop(conn.detach());
+        }
+    }
+}
+
+/// Exclusive right to change which versions reference one blob, and to store or delete it
+/// (an [`AdvisoryLock`] keyed by the digest).
+#[derive(Debug)]
+pub struct DigestLock {
+    lock: AdvisoryLock,
     digest: Digest,
 }
 
@@ -26,10 +72,7 @@ fn lock_key(digest: &Digest) -> i64 {
 impl Catalog {
     /// Waits for and takes the lock of `digest`.
     pub async fn lock_digest(&self, digest: Digest) -> Result<DigestLock, CatalogError> {
-        let mut conn = self.pool.acquire().await?;
-        let key = lock_key(&digest);
-        sqlx::query("SELECT pg_advisory_lock($1)").bind(key).execute(&mut *conn).await?;
-        Ok(DigestLock { conn: Some(conn), key, digest })
+        Ok(DigestLock { lock: AdvisoryLock::take(self, lock_key(&digest)).await?, digest })
     }
 }
 
@@ -39,7 +82,7 @@ impl DigestLock {
     }
 
     pub(crate) fn conn(&mut self) -> Result<&mut PgConnection, CatalogError> {
-        self.conn.as_deref_mut().ok_or_else(|| CatalogError::Corrupt { reason: "digest lock already released".into() })
+        self.lock.conn()
     }
 
     /// Whether any version still references the blob.
@@ -66,22 +109,8 @@ impl DigestLock {
     }
 
     /// Releases the lock and returns the connection to the pool.
-    pub async fn release(mut self) {
-        if let Some(mut conn) = self.conn.take()
-            && let Err(error) = sqlx::query("SELECT pg_advisory_unlock($1)").bind(self.key).execute(&mut *conn).await
-        {
-            tracing::warn!(error = %error, "releasing a digest lock failed; closing its connection");
-            drop(conn.detach());
-        }
-    }
-}
-
-impl Drop for DigestLock {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            // Closing the session releases its advisory locks.
-            drop(conn.detach());
-        }
+    pub async fn release(self) {
+        self.lock.release().await;
     }
 }
 
@@ -89,22 +118,15 @@ impl Drop for DigestLock {
 /// hashes, so a clash is as likely as any two digests sharing 64 bits).
 const SWEEP_KEY: i64 = 0x6465_706f_7467_6301; // "depotgc" + 1
 
-/// The right to sweep storage: one holder among every replica and `depot gc` at a time. Held
-/// on a dedicated connection; closed (and so released) if dropped without
-/// [`SweepLock::release`].
+/// The right to sweep storage: one holder among every replica and `depot gc` at a time.
 #[derive(Debug)]
-pub struct SweepLock {
-    conn: Option<PoolConnection<Postgres>>,
-}
+pub struct SweepLock(AdvisoryLock);
 
 impl Catalog {
     /// Takes the sweep lock when no one holds it; `None` when another replica (or a
     /// `depot gc`) is sweeping.
     pub async fn try_lock_sweep(&self) -> Result<Option<SweepLock>, CatalogError> {
-        let mut conn = self.pool.acquire().await?;
-        let taken: bool =
-            sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(SWEEP_KEY).fetch_one(&mut *conn).await?;
-        Ok(taken.then(|| SweepLock { conn: Some(conn) }))
+        Ok(AdvisoryLock::try_take(self, SWEEP_KEY).await?.map(SweepLock))
     }
 
     /// The digests some version references.
@@ -126,19 +148,7 @@ fn parse_digest(hex: &str) -> Result<Digest, CatalogError> {
 }
 
 impl SweepLock {
-    pub async fn release(mut self) {
-        if let Some(mut conn) = self.conn.take()
-            && sqlx::query("SELECT pg_advisory_unlock($1)").bind(SWEEP_KEY).execute(&mut *conn).await.is_err()
-        {
-            drop(conn.detach());
-        }
-    }
-}
-
-impl Drop for SweepLock {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            drop(conn.detach());
-        }
+    pub async fn release(self) {
+        self.0.release().await;
     }
 }

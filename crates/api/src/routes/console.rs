@@ -16,6 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use crate::error::ApiError;
+use crate::request::Json;
 use crate::state::AppState;
 use crate::views::{GrantView, WhoAmI};
 
@@ -92,13 +93,11 @@ struct LogIn {
 }
 
 /// Checks the token like any request's and, when it is good, keeps it in the session cookie.
-async fn log_in(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    body: web::Json<LogIn>,
-) -> Result<HttpResponse, ApiError> {
+async fn log_in(state: web::Data<AppState>, request: HttpRequest, body: Json<LogIn>) -> Result<HttpResponse, ApiError> {
+    let token = body.into_inner().token;
+    let token = token.trim();
     let credentials = depot_service::Credentials {
-        bearer: Some(body.token.trim()),
+        bearer: Some(token),
         peer: request.peer_addr().map(|a| a.ip()),
         claimed_actor: None,
         predicting: false,
@@ -117,7 +116,7 @@ async fn log_in(
     let csrf = uuid::Uuid::new_v4().simple().to_string();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .cookie(cookie(SESSION_COOKIE, body.token.trim().to_owned(), true))
+        .cookie(cookie(SESSION_COOKIE, token.to_owned(), true))
         .cookie(cookie(CSRF_COOKIE, csrf, false))
         .json(WhoAmI {
             principal: actor.principal().to_owned(),

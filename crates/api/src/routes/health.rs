@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, get, web};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::telemetry::probe_answer;
 use crate::views::{Health, Readiness};
 
 /// The process is alive (the liveness probe): it answers as long as its HTTP workers run.
@@ -42,7 +43,11 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         ),
     ]);
     let body = Readiness { status: status.to_owned(), checks };
-    if readiness.ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+    if readiness.ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        probe_answer(HttpResponse::ServiceUnavailable().json(body))
+    }
 }
 
 /// The registry's dependencies, asked now: the database and the artifact store. For dashboards
@@ -68,7 +73,7 @@ pub async fn dependencies(state: web::Data<AppState>) -> HttpResponse {
         checks.insert(check.name.to_owned(), status.to_owned());
     }
     let body = Readiness { status: if ok { "ok" } else { "unavailable" }.to_owned(), checks };
-    if ok { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+    if ok { HttpResponse::Ok().json(body) } else { probe_answer(HttpResponse::ServiceUnavailable().json(body)) }
 }
 
 /// Prometheus metrics (OpenMetrics text): HTTP requests by route, inference by model, version

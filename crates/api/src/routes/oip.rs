@@ -20,7 +20,6 @@ use crate::views::{
     OipErrorBody, OipInferRequest, OipInferResponse, OipModelMetadata, OipServerMetadata, OipStatistics,
     OipTensorMetadata,
 };
-use depot_service::ErrorCode;
 
 /// Header giving the length of the JSON part of a binary request or response.
 pub const HEADER_LENGTH: &str = "inference-header-content-length";
@@ -78,13 +77,14 @@ pub async fn live() -> HttpResponse {
 #[utoipa::path(get, path = "/v2/health/ready", tag = "inference (v2)", operation_id = "get_v2_ready",
     responses((status = 200, description = "Ready"), (status = 503, description = "Not ready", body = OipErrorBody)))]
 #[get("/v2/health/ready")]
-pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, OipError> {
+pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let readiness = state.services.readiness();
     if !readiness.ready {
         let why = if readiness.draining { "draining" } else { "loading the deployed versions" };
-        return Err(ApiError::new(ErrorCode::Unavailable, format!("not ready: {why}")).into());
+        let body = OipErrorBody { error: format!("not ready: {why}") };
+        return crate::telemetry::probe_answer(HttpResponse::ServiceUnavailable().json(body));
     }
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "ready": true })))
+    HttpResponse::Ok().json(serde_json::json!({ "ready": true }))
 }
 
 /// The model and version an OIP path names: a number or an alias in `{version}`, else the
