@@ -202,8 +202,14 @@ async fn prometheus_scrapes_depot_and_computes_a_p99() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let p99: f64 = answer["data"]["result"][0]["value"][1].as_str().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
-    // The console's charts: the same figures, through Depot, from that Prometheus.
-    let (status, traffic) = app.get_json("/v1/models/tiny/traffic").await;
+    // The console's charts: the same figures, through Depot, from that Prometheus (its range
+    // query may need one more scrape than the instant query above).
+    let (mut status, mut traffic) = app.get_json("/v1/models/tiny/traffic").await;
+    let since = Instant::now();
+    while traffic["requests_per_s"].as_array().is_some_and(Vec::is_empty) && since.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        (status, traffic) = app.get_json("/v1/models/tiny/traffic").await;
+    }
     let _ = server.kill();
     let _ = server.wait();
     assert!(p99.is_finite() && p99 > 0.0 && p99 < 1.0, "Prometheus computed no p99: {answer}");

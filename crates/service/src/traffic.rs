@@ -91,8 +91,10 @@ impl TrafficSource {
 
 /// A range query over the last hour, one point a minute.
 async fn range(client: &reqwest::Client, base: &str, query: &str) -> Result<Series, Error> {
-    let end = Utc::now().timestamp();
-    let start = end - WINDOW.as_secs() as i64;
+    // Now to the millisecond: a whole second would end the series up to a second before the
+    // newest samples (with few samples, before the first rate can be computed).
+    let end = Utc::now().timestamp_millis() as f64 / 1e3;
+    let start = end - WINDOW.as_secs_f64();
     let unavailable = |reason: String| {
         Error::new(
             ErrorCode::Unavailable,
