@@ -49,11 +49,13 @@ USER 10001:10001
 # filesystem read-only; docker-compose.yml reads the token from here.
 WORKDIR /var/lib/depot
 ENV DEPOT_SERVER__LISTEN=0.0.0.0:8080 \
+    DEPOT_GRPC__LISTEN=0.0.0.0:8001 \
     DEPOT_STORAGE__URL=/var/lib/depot/artifacts \
     DEPOT_RUNTIME__LIBRARY_PATH=/usr/local/lib/libonnxruntime.so.1.31.0 \
     DEPOT_LOG_FORMAT=json
-# 8080: the API. Metrics without a token on 9464 when DEPOT_METRICS__LISTEN=0.0.0.0:9464.
-EXPOSE 8080 9464
+# 8080: the API; 8001: the Open Inference Protocol over gRPC. Metrics without a token on 9464
+# when DEPOT_METRICS__LISTEN=0.0.0.0:9464.
+EXPOSE 8080 8001 9464
 # Depot drains on SIGTERM by itself (deploy/kubernetes/README.md, "Shutdown").
 ENTRYPOINT ["depot"]
 CMD ["serve"]

@@ -96,7 +96,7 @@ start_server() { # name
   [ -n "${RESOLVE_TTL_MS:-}" ] && extra_env+=("DEPOT_SERVING__RESOLVE_TTL_MS=$RESOLVE_TTL_MS")
   # Authentication off: these figures are the deployments' (scripts/bench-auth.sh measures tokens).
   DEPOT_AUTH__MODE=off \
-  DEPOT_SERVER__LISTEN=127.0.0.1:0 \
+  DEPOT_SERVER__LISTEN=127.0.0.1:0 DEPOT_GRPC__LISTEN=127.0.0.1:0 \
   DEPOT_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db" \
   DEPOT_STORAGE__URL="$tmp/artifacts" \
   DEPOT_RUNTIME__LIBRARY_PATH="$ort_library" \

@@ -49,7 +49,7 @@ pg_start
 start_server() { # extra env assignments...
   port=$(free_port)
   base="http://127.0.0.1:$port"
-  env DEPOT_SERVER__LISTEN="127.0.0.1:$port" DEPOT_SERVER__WORKERS=1 \
+  env DEPOT_SERVER__LISTEN="127.0.0.1:$port" DEPOT_GRPC__LISTEN=127.0.0.1:0 DEPOT_SERVER__WORKERS=1 \
     DEPOT_DATABASE__URL="postgres://postgres@127.0.0.1:$pgport/depot_bench" \
     DEPOT_DATABASE__ACQUIRE_TIMEOUT_MS=1000 \
     DEPOT_STORAGE__URL="$tmp/artifacts" DEPOT_RUNTIME__LIBRARY_PATH="$ort_library" \

@@ -45,7 +45,7 @@ awk -F'\t' '
 # Scrape time with 100 loaded versions.
 ort_library=$(scripts/fetch-onnxruntime.sh)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-DEPOT_SERVER__LISTEN="127.0.0.1:$port" DEPOT_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db" \
+DEPOT_SERVER__LISTEN="127.0.0.1:$port" DEPOT_GRPC__LISTEN=127.0.0.1:0 DEPOT_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db" \
   DEPOT_STORAGE__URL="$out/store" DEPOT_RUNTIME__LIBRARY_PATH="$ort_library" DEPOT_RUNTIME__CACHE_MAX_VERSIONS=128 \
   DEPOT_RUNTIME__SESSIONS_PER_VERSION=1 DEPOT_AUTH__BOOTSTRAP_TOKEN_FILE="$out/admin-token" RUST_LOG=warn \
   "$root/target/release/depot" serve >"$out/server.out" 2>"$out/server.err" &

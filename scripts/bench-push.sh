@@ -27,7 +27,7 @@ cleanup() {
 trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-DEPOT_SERVER__LISTEN="127.0.0.1:$port" DEPOT_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db" \
+DEPOT_SERVER__LISTEN="127.0.0.1:$port" DEPOT_GRPC__LISTEN=127.0.0.1:0 DEPOT_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db" \
   DEPOT_STORAGE__URL="$tmp/store" DEPOT_RUNTIME__LIBRARY_PATH="$ort_library" \
   DEPOT_AUTH__BOOTSTRAP_TOKEN_FILE="$tmp/admin-token" RUST_LOG=warn \
   "$depot" serve >"$tmp/server.out" 2>"$tmp/server.err" &

@@ -125,7 +125,7 @@ size=$((BENCH_ARTIFACT_MIB * 1024 * 1024))
 max_bytes=$((size > 4294967296 ? size : 4294967296))
 log "starting depot (database $db, store $work/store)"
 # Authentication off: these figures are the registry's (scripts/bench-auth.sh measures tokens).
-DEPOT_AUTH__MODE=off DEPOT_SERVER__LISTEN=127.0.0.1:0 DEPOT_SERVER__SHUTDOWN_TIMEOUT_S=2 \
+DEPOT_AUTH__MODE=off DEPOT_SERVER__LISTEN=127.0.0.1:0 DEPOT_GRPC__LISTEN=127.0.0.1:0 DEPOT_SERVER__SHUTDOWN_TIMEOUT_S=2 \
   DEPOT_DATABASE__URL="$BENCH_PG/$db" DEPOT_STORAGE__URL="$work/store" \
   DEPOT_LIMITS__MAX_ARTIFACT_BYTES="$max_bytes" NO_COLOR=1 RUST_LOG="${RUST_LOG:-info}" \
   "$bin" serve >"$work/server.log" 2>&1 &

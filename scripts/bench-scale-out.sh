@@ -121,7 +121,7 @@ direct() { echo "http://127.0.0.1:${ports[$1]}"; }
 
 start_replica() { # index (1-4): starts it and waits until it listens
   local i=$1
-  DEPOT_SERVER__LISTEN="127.0.0.1:${ports[$i]}" \
+  DEPOT_SERVER__LISTEN="127.0.0.1:${ports[$i]}" DEPOT_GRPC__LISTEN=127.0.0.1:0 \
   DEPOT_SERVER__WORKERS="$WORKERS" \
   DEPOT_SERVER__DRAIN_GRACE_S="$DRAIN_GRACE_S" \
   DEPOT_SERVER__SHUTDOWN_TIMEOUT_S=10 \

@@ -52,7 +52,7 @@ trap cleanup EXIT
 port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url="http://127.0.0.1:$port"
 DEPOT_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db" \
-  DEPOT_SERVER__LISTEN="127.0.0.1:$port" \
+  DEPOT_SERVER__LISTEN="127.0.0.1:$port" DEPOT_GRPC__LISTEN=127.0.0.1:0 \
   DEPOT_STORAGE__URL="$work/artifacts" \
   DEPOT_AUTH__BOOTSTRAP_TOKEN_FILE="$work/admin-token" \
   DEPOT_RUNTIME__LIBRARY_PATH="$library" \

@@ -52,7 +52,7 @@ console_start_server() {
   : >"$CONSOLE_TMP/server.out.log"
   : >"$CONSOLE_TMP/server.err.log"
 
-  DEPOT_SERVER__LISTEN=127.0.0.1:0 \
+  DEPOT_SERVER__LISTEN=127.0.0.1:0 DEPOT_GRPC__LISTEN=127.0.0.1:0 \
   DEPOT_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$CONSOLE_DB" \
   DEPOT_STORAGE__URL="$CONSOLE_TMP/artifacts" \
   DEPOT_AUTH__BOOTSTRAP_TOKEN_FILE="$CONSOLE_TMP/admin-token" \

@@ -7,6 +7,7 @@ mod deployments;
 mod docs;
 mod faults;
 mod gc;
+mod grpc;
 mod health;
 mod metrics;
 mod models;

@@ -11,13 +11,6 @@ fn expected(model: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(&path).expect("expected outputs")).expect("json")
 }
 
-/// Registers `file` as version 1 of a model named after it.
-async fn register(app: &TestApp, name: &str, file: &str) {
-    app.create_model(name).await;
-    let response = app.upload(name, fixture_bytes(file), None).await;
-    assert_eq!(response.status(), 201, "{file}: {}", response.text().await.unwrap_or_default());
-}
-
 fn flatten(value: &Value, out: &mut Vec<Value>) {
     match value {
         Value::Array(items) => items.iter().for_each(|v| flatten(v, out)),
@@ -45,7 +38,7 @@ async fn v1_predictions_match_python_onnxruntime() {
     let app = TestApp::spawn(Backend::Local).await;
     for model in ["tiny", "mlp", "multi_io", "sklearn_logreg", "sklearn_forest", "legacy_ir3"] {
         let name = model.replace('_', "-");
-        register(&app, &name, &format!("{model}.onnx")).await;
+        app.register_fixture(&name, &format!("{model}.onnx")).await;
         let case = expected(model);
         let inputs: serde_json::Map<String, Value> = case["inputs"]
             .as_object()
@@ -76,8 +69,8 @@ async fn v1_predictions_match_python_onnxruntime() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v1_accepts_nested_arrays_and_validates_every_input() {
     let app = TestApp::spawn_with(Backend::Local, |s| s.limits.max_predict_bytes = 64 * 1024).await;
-    register(&app, "tiny", "tiny.onnx").await;
-    register(&app, "multi", "multi_io.onnx").await;
+    app.register_fixture("tiny", "tiny.onnx").await;
+    app.register_fixture("multi", "multi_io.onnx").await;
     app.create_model("pickled").await;
     assert_eq!(app.upload("pickled", fixture_bytes("model.pkl"), None).await.status(), 201);
 
@@ -126,7 +119,7 @@ async fn v1_accepts_nested_arrays_and_validates_every_input() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_speaks_the_open_inference_protocol() {
     let app = TestApp::spawn(Backend::Local).await;
-    register(&app, "tiny", "tiny.onnx").await;
+    app.register_fixture("tiny", "tiny.onnx").await;
     let (status, server) = app.get_json("/v2").await;
     assert_eq!(status, 200);
     assert!(server["extensions"].as_array().expect("extensions").contains(&json!("binary_tensor_data")));
@@ -230,7 +223,7 @@ async fn v2_speaks_the_open_inference_protocol() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_bodies_over_the_limit_get_413_in_the_protocols_shape() {
     let app = TestApp::spawn_with(Backend::Local, |s| s.limits.max_predict_bytes = 1024).await;
-    register(&app, "tiny", "tiny.onnx").await;
+    app.register_fixture("tiny", "tiny.onnx").await;
     let data: Vec<f32> = vec![0.5; 4 * 100];
     let request = json!({"inputs": [{"name": "x", "shape": [100, 4], "datatype": "FP32", "data": data}]});
     let response =
@@ -246,7 +239,7 @@ async fn tritonclient_works_unchanged() {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/oip_client_check.py");
     for model in ["tiny", "multi_io", "sklearn_forest"] {
         let name = model.replace('_', "-");
-        register(&app, &name, &format!("{model}.onnx")).await;
+        app.register_fixture(&name, &format!("{model}.onnx")).await;
         let output = tokio::process::Command::new(&python)
             .env("DEPOT_TOKEN", &app.admin_token)
             .arg(&script)
@@ -276,7 +269,7 @@ async fn overload_is_refused_with_429_and_never_a_5xx() {
         s.runtime.inline_run_max_us = 0;
     })
     .await;
-    register(&app, "mlp", "mlp.onnx").await;
+    app.register_fixture("mlp", "mlp.onnx").await;
     let case = expected("mlp");
     let request =
         json!({"inputs": {"x": {"data": case["inputs"]["x"]["data"], "shape": case["inputs"]["x"]["shape"]}}});
@@ -294,7 +287,7 @@ async fn overload_is_refused_with_429_and_never_a_5xx() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batching_is_opt_in_per_version_and_keeps_answers_exact() {
     let app = TestApp::spawn(Backend::Local).await;
-    register(&app, "tiny", "tiny.onnx").await;
+    app.register_fixture("tiny", "tiny.onnx").await;
     let patch = |body: Value| app.client.patch(app.url("/v1/models/tiny/versions/1")).json(&body).send();
     let refused = patch(json!({"batching": {"max_batch_size": 0, "max_queue_delay_ms": 2}})).await.expect("req");
     assert_error(refused, 400, "invalid_batching").await;
@@ -331,7 +324,7 @@ async fn batching_is_opt_in_per_version_and_keeps_answers_exact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_artifact_is_refused_and_never_served() {
     let app = TestApp::spawn(Backend::Local).await;
-    register(&app, "tiny", "tiny.onnx").await;
+    app.register_fixture("tiny", "tiny.onnx").await;
     // Overwrite the stored blob behind Depot's back: same size, other bytes.
     let mut blobs = Vec::new();
     let root = PathBuf::from(&app.storage.url);

@@ -57,6 +57,8 @@ pub struct TestApp {
     pub settings: Settings,
     /// The separate metrics listener's address, when `metrics.listen` is set.
     pub metrics_address: Option<std::net::SocketAddr>,
+    /// The gRPC listener's address (`host:port`), when `grpc.enabled`.
+    pub grpc_address: Option<std::net::SocketAddr>,
     pub database_url: String,
     pub storage: StorageConfig,
     pub faults: Arc<Faults>,
@@ -70,6 +72,7 @@ pub struct TestApp {
 pub async fn test_settings(backend: Backend) -> anyhow::Result<(Settings, tempfile::TempDir)> {
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".to_owned();
+    settings.grpc.listen = "127.0.0.1:0".to_owned();
     settings.server.workers = 2;
     settings.database.url = format!("{}/depot_test_{}", postgres_url(), uuid::Uuid::new_v4().simple());
     settings.database.max_connections = 20;
@@ -128,6 +131,7 @@ impl TestApp {
         let app = Application::build_with_store(settings.clone(), store).await.context("building the application")?;
         let base = format!("http://{}", app.address());
         let metrics_address = app.metrics_address();
+        let grpc_address = app.grpc_address();
         let replica = app.replica();
         tokio::spawn(app.run_until_stopped());
         // With authentication off no token is written (and none is needed).
@@ -139,6 +143,7 @@ impl TestApp {
             admin_token,
             settings,
             metrics_address,
+            grpc_address,
             database_url,
             storage,
             faults,
@@ -225,6 +230,13 @@ impl TestApp {
     }
 
     /// Uploads `bytes` as a version of `model`, with an optional metadata part.
+    /// Creates the model `name` and registers the fixture `file` as its version 1.
+    pub async fn register_fixture(&self, name: &str, file: &str) {
+        self.create_model(name).await;
+        let response = self.upload(name, fixture_bytes(file), None).await;
+        assert_eq!(response.status(), 201, "{file}: {}", response.text().await.unwrap_or_default());
+    }
+
     pub async fn upload(&self, model: &str, bytes: Vec<u8>, metadata: Option<serde_json::Value>) -> reqwest::Response {
         let mut form = reqwest::multipart::Form::new();
         if let Some(metadata) = metadata {

@@ -21,7 +21,7 @@ mod upload;
 mod views;
 
 pub use depot_service::{AuthConfig, AuthMode, ReplicaState, SweepOptions, SweepReport};
-pub use settings::{GcSettings, Limits, MetricsSettings, ServerSettings, ServingSettings, Settings};
+pub use settings::{GcSettings, GrpcSettings, Limits, MetricsSettings, ServerSettings, ServingSettings, Settings};
 pub use startup::Application;
 
 /// Creates an admin token (the admin role on every model) for `principal` directly in the

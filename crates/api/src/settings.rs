@@ -18,6 +18,23 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub gc: GcSettings,
     pub console: ConsoleSettings,
+    pub grpc: GrpcSettings,
+}
+
+/// The Open Inference Protocol over gRPC, on its own port.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrpcSettings {
+    /// Serve it (off: only REST).
+    pub enabled: bool,
+    /// Address to listen on (Triton's gRPC port by default); port 0 picks a free port.
+    pub listen: String,
+}
+
+impl Default for GrpcSettings {
+    fn default() -> Self {
+        Self { enabled: true, listen: "127.0.0.1:8001".to_owned() }
+    }
 }
 
 /// The web console (`/console`).
@@ -146,6 +163,12 @@ impl Settings {
         let mut problems = Vec::new();
         if self.server.listen.parse::<std::net::SocketAddr>().is_err() && !self.server.listen.contains(':') {
             problems.push(format!("server.listen {:?} is not host:port", self.server.listen));
+        }
+        if self.grpc.enabled
+            && self.grpc.listen.parse::<std::net::SocketAddr>().is_err()
+            && !self.grpc.listen.contains(':')
+        {
+            problems.push(format!("grpc.listen {:?} is not host:port", self.grpc.listen));
         }
         if self.database.url.is_empty() {
             problems.push("database.url is empty".to_owned());

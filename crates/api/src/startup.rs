@@ -29,6 +29,9 @@ pub struct Application {
     metrics_server: Option<(SocketAddr, Server)>,
     replica: Arc<ReplicaState>,
     drain_grace: Duration,
+    /// The gRPC listener (`grpc.listen`), when it is on.
+    grpc: Option<depot_grpc::GrpcServer>,
+    shutdown_timeout: Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -88,6 +91,15 @@ impl Application {
         let replica = Arc::clone(&services.replica);
         let drain_grace = Duration::from_secs(settings.server.drain_grace_s);
         let services_for_metrics = services.clone();
+        let grpc = if settings.grpc.enabled {
+            let server =
+                depot_grpc::GrpcServer::bind(&settings.grpc.listen, services.clone(), limits.max_predict_bytes)
+                    .await
+                    .with_context(|| format!("binding grpc.listen {}", settings.grpc.listen))?;
+            Some(server)
+        } else {
+            None
+        };
         let state = AppState { services, limits: settings.limits.clone() };
         let json_limit = settings.limits.max_json_bytes;
         let openapi = crate::openapi::openapi();
@@ -119,7 +131,18 @@ impl Application {
             Some(listen) => Some(metrics_server(listen, services_for_metrics)?),
             None => None,
         };
-        Ok(Self { address, server, catalog, background, bootstrap_token, metrics_server, replica, drain_grace })
+        Ok(Self {
+            address,
+            server,
+            catalog,
+            background,
+            bootstrap_token,
+            metrics_server,
+            replica,
+            drain_grace,
+            grpc,
+            shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_s),
+        })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -129,6 +152,11 @@ impl Application {
     /// The address of the separate metrics listener, when there is one.
     pub fn metrics_address(&self) -> Option<SocketAddr> {
         self.metrics_server.as_ref().map(|(address, _)| *address)
+    }
+
+    /// The address of the gRPC listener, when it is on.
+    pub fn grpc_address(&self) -> Option<SocketAddr> {
+        self.grpc.as_ref().map(depot_grpc::GrpcServer::address)
     }
 
     /// The file the first start wrote its admin token to, when this start was the first.
@@ -147,7 +175,21 @@ impl Application {
             tokio::spawn(server);
             handle
         });
+        // gRPC stops accepting when HTTP does (after the grace) and finishes its calls in flight.
+        let (stop_grpc, grpc_stopping) = tokio::sync::watch::channel(false);
+        let grpc = self.grpc.map(|server| {
+            let mut stopping = grpc_stopping.clone();
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stopping.wait_for(|stop| *stop).await;
+                };
+                if let Err(error) = server.serve(stopped).await {
+                    tracing::error!(error = %error, "the gRPC server stopped");
+                }
+            })
+        });
         let (replica, grace) = (self.replica, self.drain_grace);
+        let stop_grpc_on_signal = stop_grpc.clone();
         let signals = tokio::spawn(async move {
             let Ok(mut signals) = Signals::new() else {
                 tracing::warn!("cannot listen for signals: only a stop from within ends the server");
@@ -163,10 +205,17 @@ impl Application {
                 }
             }
             tracing::info!("stopping: finishing the requests in flight");
+            let _ = stop_grpc_on_signal.send(true);
             handle.stop(true).await;
         });
         let result = self.server.await;
         signals.abort();
+        let _ = stop_grpc.send(true);
+        if let Some(grpc) = grpc
+            && tokio::time::timeout(self.shutdown_timeout, grpc).await.is_err()
+        {
+            tracing::warn!("gRPC calls still in flight after the shutdown timeout were cut off");
+        }
         if let Some(handle) = metrics_handle {
             handle.stop(true).await;
         }

@@ -124,7 +124,20 @@ fn is_setting(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     let Some((section, rest)) = key.split_once("__").or_else(|| key.split_once('.')) else { return false };
     !rest.is_empty()
-        && matches!(section, "server" | "database" | "storage" | "limits" | "runtime" | "serving" | "auth" | "metrics")
+        && matches!(
+            section,
+            "server"
+                | "database"
+                | "storage"
+                | "limits"
+                | "runtime"
+                | "serving"
+                | "auth"
+                | "metrics"
+                | "gc"
+                | "console"
+                | "grpc"
+        )
 }
 
 #[tokio::main]
@@ -146,8 +159,14 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
             tracing::info!(config = ?settings, "starting");
             let app = Application::build(settings).await?;
             let address = app.address();
-            tracing::info!(address = %address, "listening");
-            println!("Depot listening on http://{address} (API docs: http://{address}/docs/)");
+            tracing::info!(address = %address, grpc = ?app.grpc_address(), "listening");
+            match app.grpc_address() {
+                Some(grpc) => println!(
+                    "Depot listening on http://{address} (API docs: http://{address}/docs/) \
+                     and, for the Open Inference Protocol over gRPC, on grpc://{grpc}"
+                ),
+                None => println!("Depot listening on http://{address} (API docs: http://{address}/docs/)"),
+            }
             if let Some(path) = app.bootstrap_token() {
                 eprintln!("First start: an admin API token was written to {} (readable by you only)", path.display());
             }
@@ -207,7 +226,15 @@ mod tests {
 
     #[test]
     fn only_settings_sections_are_read_from_the_environment() {
-        for key in ["RUNTIME.LIBRARY_PATH", "runtime__library_path", "database.url", "STORAGE.OPTIONS.ALLOW_HTTP"] {
+        for key in [
+            "RUNTIME.LIBRARY_PATH",
+            "runtime__library_path",
+            "database.url",
+            "STORAGE.OPTIONS.ALLOW_HTTP",
+            "GC__INTERVAL_S",
+            "console__prometheus_url",
+            "GRPC__LISTEN",
+        ] {
             assert!(is_setting(key), "{key}");
         }
         for key in ["ORT_LIBRARY", "TEST_S3_ENDPOINT", "config", "LOG_FORMAT", "runtime", "servr__listen"] {

@@ -224,6 +224,7 @@ impl Drop for Haproxy {
 fn replica_env(port: u16, endpoint: &str, bucket: &str) -> Vec<(String, String)> {
     [
         ("DEPOT_SERVER__LISTEN", format!("127.0.0.1:{port}")),
+        ("DEPOT_GRPC__LISTEN", "127.0.0.1:0".to_owned()),
         ("DEPOT_SERVER__DRAIN_GRACE_S", DRAIN_GRACE.as_secs().to_string()),
         ("DEPOT_SERVER__SHUTDOWN_TIMEOUT_S", "5".to_owned()),
         ("DEPOT_STORAGE__URL", format!("s3://{bucket}/depot")),

@@ -32,6 +32,7 @@
 mod archive;
 mod compressed;
 mod detect;
+pub mod inference;
 mod input;
 pub mod object;
 mod onnx;

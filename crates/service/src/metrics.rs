@@ -59,6 +59,17 @@ struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GrpcLabels {
+    method: &'static str,
+    code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GrpcMethodLabels {
+    method: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabels {
     model: String,
     version: String,
@@ -153,6 +164,8 @@ struct Inner {
     registry: Registry,
     http_requests: Family<HttpLabels, Counter>,
     http_duration: Histograms<RouteLabels>,
+    grpc_requests: Family<GrpcLabels, Counter>,
+    grpc_duration: Histograms<GrpcMethodLabels>,
     inference_requests: Family<OutcomeLabels, Counter>,
     inference_duration: Histograms<RoleLabels>,
     queue_duration: Histograms<VersionLabels>,
@@ -250,6 +263,12 @@ impl Metrics {
                 "HTTP request duration by route template and method",
                 histograms()
             ),
+            grpc_requests: register!(
+                "grpc_requests",
+                "Open Inference Protocol gRPC calls by method and status code",
+                Family::default()
+            ),
+            grpc_duration: register!("grpc_request_duration_seconds", "gRPC call duration by method", histograms()),
             inference_requests: register!(
                 "inference_requests",
                 "Predictions of registered versions by role and outcome (success or the error code)",
@@ -357,6 +376,15 @@ impl Metrics {
         });
         counter.inc();
         route.duration.observe(took.as_secs_f64());
+    }
+
+    /// One gRPC call: its method (`ModelInfer`) and status code (`OK`, `NOT_FOUND`).
+    pub fn grpc(&self, method: &'static str, code: &'static str, took: Duration) {
+        if !self.inner.enabled {
+            return;
+        }
+        self.inner.grpc_requests.get_or_create(&GrpcLabels { method, code }).inc();
+        self.inner.grpc_duration.get_or_create(&GrpcMethodLabels { method }).observe(took.as_secs_f64());
     }
 
     fn route(&self, key: &str, method: &str, template: impl FnOnce() -> Option<String>) -> Arc<RouteMetrics> {

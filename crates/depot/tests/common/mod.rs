@@ -86,6 +86,7 @@ pub fn start(database_url: &str, storage: &std::path::Path, env: &[(&str, &str)]
     command
         .arg("serve")
         .env("DEPOT_SERVER__LISTEN", "127.0.0.1:0")
+        .env("DEPOT_GRPC__LISTEN", "127.0.0.1:0")
         .env("DEPOT_SERVER__WORKERS", "1")
         .env("DEPOT_DATABASE__URL", database_url)
         .env("DEPOT_STORAGE__URL", storage)

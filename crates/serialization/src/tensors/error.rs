@@ -86,6 +86,33 @@ pub enum EncodingError {
          parameters account for {used} bytes (check them and the Inference-Header-Content-Length header)"
     )]
     BinaryTrailing { used: usize, unused: usize },
+    /// A gRPC request whose `raw_input_contents` are not one per input.
+    #[error(
+        "the request has {inputs} inputs but {raw} raw_input_contents entries; give one entry per input, \
+         in the order of the inputs"
+    )]
+    RawCount { inputs: usize, raw: usize },
+    /// A gRPC input with typed `contents` in a request that uses `raw_input_contents`.
+    #[error(
+        "input {name:?} has contents, but the request has raw_input_contents; give every input's data \
+         the same way"
+    )]
+    RawAndContents { name: String },
+    /// A gRPC input with neither typed `contents` nor `raw_input_contents`.
+    #[error("input {name:?} has no contents, and the request has no raw_input_contents; give its data in one of them")]
+    NoContents { name: String },
+    /// A `raw_input_contents` entry that disagrees with the shape and datatype.
+    #[error(
+        "input {name:?} has shape {} of {datatype}, which is {expected} bytes, but its raw_input_contents entry \
+         is {actual} bytes",
+        Dims(shape)
+    )]
+    RawSizeMismatch { name: String, datatype: DataType, shape: Vec<usize>, expected: usize, actual: usize },
+    /// Typed contents in a field other than the datatype's.
+    #[error(
+        "input {name:?} has datatype {datatype}, whose elements go in contents.{expected}, but contents.{given} was given"
+    )]
+    WrongContents { name: String, datatype: DataType, expected: &'static str, given: &'static str },
     /// A binary BOOL element that is neither 0 nor 1.
     #[error("input {name:?}: binary element {index} is byte {byte}, but a binary BOOL is 0 or 1")]
     InvalidBool { name: String, index: usize, byte: u8 },

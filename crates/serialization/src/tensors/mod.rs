@@ -23,6 +23,12 @@
 //! request asked; [`oip_error_body`] writes `{"error": ".."}`. `tritonclient[http]` works with
 //! its default settings (binary inputs, binary outputs).
 //!
+//! # Open Inference Protocol v2 over gRPC
+//! [`decode_grpc_request`] reads a [`ModelInferRequest`](crate::inference::ModelInferRequest)
+//! whose tensors are typed (`contents`) or raw (`raw_input_contents`, laid out as the binary
+//! extension's), with the REST decoder's checks and messages; [`encode_grpc_response`] answers
+//! the way the request came.
+//!
 //! # Values JSON cannot carry
 //! - NaN and ±infinity are written as `null`, as JavaScript and most JSON libraries do; on
 //!   input, `null` is read as NaN in FP32 and FP64 tensors (and refused elsewhere). The binary
@@ -64,6 +70,7 @@
 mod binary;
 mod element;
 mod error;
+mod grpc;
 mod inputs;
 mod json;
 mod oip;
@@ -71,6 +78,7 @@ mod scan;
 mod simple;
 
 pub use error::EncodingError;
+pub use grpc::{GrpcRequest, decode_grpc_request, encode_grpc_response};
 pub use oip::{OipRequest, OipResponse, RequestedOutput, decode_oip_request, encode_oip_response, oip_error_body};
 pub use simple::{decode_simple_inputs, encode_simple_outputs, write_simple_response};
 
