@@ -150,12 +150,18 @@ def check_model(grpc_addr, rest_url, model, version, onnx_file):
     # Typed contents: the answer is typed too, with the same values.
     channel = grpc.insecure_channel(grpc_addr)
     stub = pb_grpc.GRPCInferenceServiceStub(channel)
+    caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     answer, call = stub.ModelInfer.with_call(typed_request(model, version, feeds),
-                                             metadata=list((headers or {}).items()))
+                                             metadata=list((headers or {}).items()) + [("traceparent", caller),
+                                                                                     ("x-request-id", "typed-req")])
     assert len(answer.raw_output_contents) == 0, "a typed request got raw outputs"
     assert answer.id == "typed-1", answer.id
     trailing = dict(call.initial_metadata())
     assert trailing.get("depot-served-by") == f"{model}/{served}", trailing
+    # The caller's trace is continued with a span of the call's own, and its request id kept.
+    assert trailing.get("traceparent", "").startswith(caller[:36]), trailing
+    assert trailing.get("traceparent") != caller, trailing
+    assert trailing.get("x-request-id") == "typed-req", trailing
     for output in answer.outputs:
         want = expected[output.name]
         values = list(getattr(output.contents, TYPED_FIELD[output.datatype]))

@@ -83,6 +83,7 @@ def start_server(extra_env: dict[str, str] | None = None) -> Server:
     env.update(
         {
             "DEPOT_SERVER__LISTEN": "127.0.0.1:0",
+            "DEPOT_GRPC__LISTEN": "127.0.0.1:0",
             "DEPOT_SERVER__WORKERS": "2",
             "DEPOT_DATABASE__URL": f"{PG}/{database}",
             "DEPOT_STORAGE__URL": str(workdir / "artifacts"),

@@ -11,7 +11,7 @@ use depot_serialization::inference::{
     ServerReadyRequest, ServerReadyResponse,
 };
 use depot_serialization::tensors;
-use depot_service::{Actor, Credentials, Error, Reference, ServableVersion, Services};
+use depot_service::{Actor, Credentials, Error, Reference, ServableVersion, Services, TraceContext};
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Request, Response, Status};
 use tracing::{Instrument, Level, Span};
@@ -24,6 +24,8 @@ use crate::status::status;
 pub const SERVED_BY: &str = "depot-served-by";
 /// The request id metadata, read and sent back, as REST's header.
 const REQUEST_ID: &str = "x-request-id";
+/// The W3C trace context metadata, continued and sent back, as REST's header.
+const TRACEPARENT: &str = "traceparent";
 const MAX_REQUEST_ID: usize = 64;
 
 /// The service, over the use cases. Cheap to clone.
@@ -73,6 +75,7 @@ struct Call {
     method: &'static str,
     started: Instant,
     request_id: String,
+    trace: TraceContext,
     span: Span,
 }
 
@@ -83,12 +86,16 @@ impl Call {
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty() && v.len() <= MAX_REQUEST_ID && v.bytes().all(|b| b.is_ascii_graphic()))
             .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+        let mut trace = TraceContext::continuing(metadata.get(TRACEPARENT).and_then(|v| v.to_str().ok()));
         let span = if tracing::span_enabled!(Level::INFO) {
-            tracing::info_span!("request", request_id = %request_id, rpc.method = method)
+            let span = tracing::info_span!("request", request_id = %request_id, trace_id = tracing::field::Empty);
+            trace.export_with(&span);
+            span.record("trace_id", tracing::field::display(trace.trace_id()));
+            span
         } else {
             Span::none()
         };
-        Self { method, started: Instant::now(), request_id, span }
+        Self { method, started: Instant::now(), request_id, trace, span }
     }
 
     /// Ends the call: counts it, logs it (every call at INFO; a server failure at ERROR, with
@@ -113,14 +120,16 @@ impl Call {
             let (model, version) = notes.served.unwrap_or_default();
             let principal = notes.principal.as_deref().unwrap_or("");
             let (method, id) = (self.method, self.request_id.as_str());
+            let trace_id = self.trace.trace_id();
+            let trace_id = trace_id.as_str();
             match error {
                 Some(error) if failed => tracing::error!(
-                    rpc.method = method, rpc.code = code_name, duration_ms, request_id = id,
+                    rpc.method = method, rpc.code = code_name, duration_ms, request_id = id, trace_id,
                     model.name = model, model.version = version, auth.principal = principal,
                     error.code = error.code.as_str(), error.chain = %error.chain(), "grpc call failed"
                 ),
                 Some(error) => tracing::info!(
-                    rpc.method = method, rpc.code = code_name, duration_ms, request_id = id,
+                    rpc.method = method, rpc.code = code_name, duration_ms, request_id = id, trace_id,
                     model.name = model, model.version = version, auth.principal = principal,
                     error.code = error.code.as_str(), error.message = %error.message, "grpc call refused"
                 ),
@@ -136,19 +145,25 @@ impl Call {
                 ),
             }
         }
-        let id = MetadataValue::try_from(self.request_id.as_str()).ok();
+        let answer = [
+            (REQUEST_ID, MetadataValue::try_from(self.request_id.as_str()).ok()),
+            (TRACEPARENT, MetadataValue::try_from(self.trace.header()).ok()),
+        ];
+        let insert = |metadata: &mut MetadataMap| {
+            for (key, value) in answer {
+                if let Some(value) = value {
+                    metadata.insert(key, value);
+                }
+            }
+        };
         match result {
             Ok(mut response) => {
-                if let Some(id) = id {
-                    response.metadata_mut().insert(REQUEST_ID, id);
-                }
+                insert(response.metadata_mut());
                 Ok(response)
             }
             Err(error) => {
                 let mut status = status(&error);
-                if let Some(id) = id {
-                    status.metadata_mut().insert(REQUEST_ID, id);
-                }
+                insert(status.metadata_mut());
                 Err(status)
             }
         }

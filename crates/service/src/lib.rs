@@ -18,6 +18,7 @@ mod registry;
 mod replica;
 mod serving;
 mod sweep;
+mod trace;
 mod traffic;
 
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub use registry::{
 pub use replica::{Readiness, ReplicaState};
 pub use serving::{Prediction, Reference, ServableVersion, Serving};
 pub use sweep::{SweepOptions, SweepReport, sweep};
+pub use trace::TraceContext;
 pub use traffic::{Series, Traffic, TrafficSource};
 
 /// Everything the use cases need, as configured.
