@@ -173,7 +173,7 @@ echo "Depot deployment benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"\
   "$(free -h | awk '/^Mem:/ {print $2 " RAM"}'); load average: $load_start (start), $(cut -d' ' -f1-3 /proc/loadavg) (end)"
 echo "source: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
-echo "servers: defaults (workers = cores, sessions_per_version=2), resolve_ttl_ms=${RESOLVE_TTL_MS:-1000}, RUST_LOG=${RUST_LOG:-warn};" \
+echo "servers: defaults (workers = cores, sessions_per_version=4), resolve_ttl_ms=${RESOLVE_TTL_MS:-1000}, RUST_LOG=${RUST_LOG:-warn};" \
   "model $model v1 sklearn_logreg.onnx, v2 sklearn_forest.onnx"
 echo
 cat "$tmp/propagation.txt"

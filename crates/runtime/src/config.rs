@@ -17,7 +17,12 @@ pub struct RuntimeConfig {
     /// Threads each session uses to run independent operators in parallel; 0 lets ONNX Runtime
     /// choose.
     pub inter_op_threads: usize,
-    /// Sessions created per loaded version: how many requests to one version run at once.
+    /// Sessions created per loaded version: how many requests to one version run at once. Each
+    /// session holds its own copy of the model's weights in ONNX Runtime, so memory grows with
+    /// it: lower it on hosts that load large models. The default, 4, is twice the workers of a
+    /// 2-core host: requests running on the workers (inline) still find a session while others
+    /// run on blocking threads, so none waits for a session handed to a busy worker
+    /// (BENCHMARKS.md, "Concurrency 16 and 64").
     pub sessions_per_version: usize,
     /// How many requests may wait for a session of one version before further requests are
     /// refused with [`RuntimeError::Overloaded`].
@@ -51,7 +56,7 @@ impl Default for RuntimeConfig {
             library_path: PathBuf::from(".depot/lib/libonnxruntime.so.1.31.0"),
             intra_op_threads: 1,
             inter_op_threads: 1,
-            sessions_per_version: 2,
+            sessions_per_version: 4,
             max_queue_per_version: 64,
             inline_run_max_us: 100,
             cache_max_versions: 16,
