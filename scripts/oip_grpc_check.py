@@ -14,6 +14,8 @@ UNAUTHENTICATED):
       DEPOT_NOT_DEPLOYED set, the deployment of MODEL is NOT_FOUND
   oip_grpc_check.py overload GRPC_ADDR MODEL ONNX_FILE N
       N requests at once: some RESOURCE_EXHAUSTED, the rest answered, nothing else
+  oip_grpc_check.py oversize GRPC_ADDR MODEL ONNX_FILE
+      a request larger than the server's limit: OUT_OF_RANGE naming the limit
 Exits non-zero (with the reason) on any mismatch.
 """
 
@@ -294,6 +296,14 @@ def check_overload(grpc_addr, model, onnx_file, count):
     print(f"ok: {answered} answered, {exhausted} RESOURCE_EXHAUSTED, nothing else")
 
 
+def check_oversize(grpc_addr, model, onnx_file):
+    _, feeds, _ = session_and_feeds(onnx_file)
+    client = grpcclient.InferenceServerClient(url=grpc_addr)
+    expect_error(lambda: client.infer(model, grpc_inputs(feeds), model_version="1", headers=auth()),
+                 "OUT_OF_RANGE", "too large")
+    print("ok: a message over the limit is OUT_OF_RANGE")
+
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "model":
@@ -302,6 +312,8 @@ def main():
         check_errors(*args)
     elif mode == "overload":
         check_overload(args[0], args[1], args[2], int(args[3]))
+    elif mode == "oversize":
+        check_oversize(*args)
     else:
         raise SystemExit(f"unknown mode {mode}")
 

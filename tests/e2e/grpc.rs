@@ -77,6 +77,15 @@ async fn grpc_overload_is_resource_exhausted_and_never_a_failure() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grpc_message_over_the_prediction_limit_is_refused() {
+    // The MLP's one input is 784 floats: 3,136 bytes raw.
+    let app = TestApp::spawn_with(Backend::Local, |s| s.limits.max_predict_bytes = 2048).await;
+    app.register_fixture("mlp", "mlp.onnx").await;
+    let file = fixture("mlp.onnx");
+    check(&app, &[], "oversize", &["mlp", file.to_str().expect("path")]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_is_off_when_disabled() {
     let app = TestApp::spawn_with(Backend::Local, |s| s.grpc.enabled = false).await;
     assert_eq!(app.grpc_address, None);

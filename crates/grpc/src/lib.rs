@@ -40,8 +40,8 @@ pub struct GrpcServer {
 
 impl GrpcServer {
     /// Binds `listen` (`host:port`; port 0 picks a free one). Requests larger than
-    /// `max_message_bytes` are refused (RESOURCE_EXHAUSTED), as REST refuses a prediction body
-    /// over `limits.max_predict_bytes`.
+    /// `max_message_bytes` are refused by tonic (OUT_OF_RANGE), as REST refuses a prediction body
+    /// over `limits.max_predict_bytes` (413).
     pub async fn bind(listen: &str, services: Services, max_message_bytes: usize) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let address = listener.local_addr()?;
