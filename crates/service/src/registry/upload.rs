@@ -21,8 +21,13 @@ use tokio::sync::mpsc;
 use super::Registry;
 use crate::error::{Error, ErrorCode};
 
-/// Chunks buffered between the caller's stream and the inspector thread.
-const INSPECTOR_QUEUE: usize = 8;
+/// Batches buffered between the caller's stream and the inspector thread.
+const INSPECTOR_QUEUE: usize = 4;
+
+/// How many bytes of chunks go to the inspector thread at once. A multipart parser hands over
+/// what arrived from the socket (tens of KiB); sending those one by one wakes the thread for
+/// each. Batches share the chunks' memory with the store's writes: no copy.
+const INSPECTOR_BATCH_BYTES: usize = 1024 * 1024;
 
 /// What the uploader says about a version, as sent.
 #[derive(Debug, Default)]
@@ -160,17 +165,23 @@ impl VersionUpload {
         let max = self.registry.limits.max_artifact_bytes;
         let mut upload = store.begin_upload().await?;
         let mut guard = StagingGuard { store: store.clone(), id: None };
-        let (sender, receiver) = mpsc::channel::<Bytes>(INSPECTOR_QUEUE);
+        let (sender, receiver) = mpsc::channel::<Vec<Bytes>>(INSPECTOR_QUEUE);
         let limits = self.registry.limits.inspect;
         let span = tracing::Span::current();
         let inspector = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let mut reader = ChannelReader { receiver, current: Bytes::new(), hasher: Sha256Hasher::default() };
+            let mut reader = ChannelReader {
+                receiver,
+                batch: Vec::new().into_iter(),
+                current: Bytes::new(),
+                hasher: Sha256Hasher::default(),
+            };
             let inspection = inspect(&mut reader, &limits)?;
             Ok::<_, depot_serialization::InspectError>((inspection, reader.drain()))
         });
 
         let mut size: u64 = 0;
+        let (mut batch, mut batched) = (Vec::new(), 0);
         while let Some(chunk) = stream.try_next().await? {
             size += chunk.len() as u64;
             if size > max {
@@ -179,11 +190,20 @@ impl VersionUpload {
                     format!("the artifact is larger than the limit of {max} bytes"),
                 ));
             }
-            if sender.send(chunk.clone()).await.is_err() {
-                // The inspector stopped reading: the artifact was refused. Report why.
-                break;
+            batched += chunk.len();
+            batch.push(chunk.clone());
+            if batched >= INSPECTOR_BATCH_BYTES {
+                batched = 0;
+                if sender.send(std::mem::take(&mut batch)).await.is_err() {
+                    // The inspector stopped reading: the artifact was refused. Report why.
+                    break;
+                }
             }
             upload.write(chunk).await?;
+        }
+        if !batch.is_empty() {
+            // Fails only when the inspector has stopped: its result says why.
+            let _ = sender.send(batch).await;
         }
         drop(sender);
         let (inspection, (digest, hashed)) = inspector.await.map_err(Error::internal)??;
@@ -265,7 +285,9 @@ impl VersionUpload {
 
 /// Feeds chunks from the caller to a blocking reader, hashing everything that passes.
 struct ChannelReader {
-    receiver: mpsc::Receiver<Bytes>,
+    receiver: mpsc::Receiver<Vec<Bytes>>,
+    /// The rest of the batch being read.
+    batch: std::vec::IntoIter<Bytes>,
     current: Bytes,
     hasher: Sha256Hasher,
 }
@@ -273,8 +295,13 @@ struct ChannelReader {
 impl ChannelReader {
     /// Consumes what the inspector did not read; returns the digest and length of everything.
     fn drain(mut self) -> (Digest, u64) {
-        while let Some(chunk) = self.receiver.blocking_recv() {
+        for chunk in self.batch.by_ref() {
             self.hasher.update(&chunk);
+        }
+        while let Some(batch) = self.receiver.blocking_recv() {
+            for chunk in batch {
+                self.hasher.update(&chunk);
+            }
         }
         let len = self.hasher.len();
         (self.hasher.finish(), len)
@@ -284,11 +311,13 @@ impl ChannelReader {
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.current.is_empty() {
+            if let Some(chunk) = self.batch.next() {
+                self.hasher.update(&chunk);
+                self.current = chunk;
+                continue;
+            }
             match self.receiver.blocking_recv() {
-                Some(chunk) => {
-                    self.hasher.update(&chunk);
-                    self.current = chunk;
-                }
+                Some(batch) => self.batch = batch.into_iter(),
                 None => return Ok(0),
             }
         }
