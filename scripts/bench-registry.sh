@@ -35,9 +35,14 @@
 #      EXPLAIN ANALYZE of the listing query (custom and generic plans) goes to the details log.
 #   4. prints a summary table; it and a details log stay in target/bench-registry/.
 #
+# Comparing two builds: BENCH_COMPARE_BIN=/path/to/other/depot starts a second server ("B") of
+# that binary on the same database and store, and in each run of step 2 uploads and downloads
+# through both, alternating which goes first (A B, then B A, ...), so that both see the same
+# machine; the summary has a row per binary and server. BENCH_SKIP_LISTING=1 skips step 3.
+#
 # Settings (environment): BENCH_ARTIFACT_MIB, BENCH_RUNS, BENCH_VERSIONS, BENCH_REQUESTS,
 # BENCH_SEED_S, BENCH_SEED_PARALLEL, BENCH_WRK_S, BENCH_TIMEOUT_S (900), BENCH_SKIP_BUILD=1 (use
-# the binary as built), DEPOT_BIN, BENCH_PG (postgres://postgres@127.0.0.1:5432),
+# the binary as built), DEPOT_BIN, BENCH_COMPARE_BIN, BENCH_SKIP_LISTING=1, BENCH_PG (postgres://postgres@127.0.0.1:5432),
 # BENCH_STRICT=1 (exit 3 when a target is missed). Exit status: 0 when every check passed
 # (targets only count with BENCH_STRICT=1), 1 on a failed check, 124 on timeout.
 set -euo pipefail
@@ -84,21 +89,27 @@ details="$out/details.log"
 work=$(mktemp -d "$root/target/bench-registry-tmp.XXXXXX")
 db="depot_bench_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 server=""
+server_a=""
+server_b=""
 sampler=""
 
 cleanup() {
   local status=$?
   set +e
   [ -n "$sampler" ] && kill "$sampler" 2>/dev/null && wait "$sampler" 2>/dev/null
-  if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then
-    kill -TERM "$server" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$server" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$server" 2>/dev/null
-    wait "$server" 2>/dev/null
-  fi
-  if [ -f "$work/server.log" ]; then
-    { echo "== server log (last 40 lines)"; tail -n 40 "$work/server.log"; } >>"$details"
-  fi
+  for pid in "$server_a" "$server_b"; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+      kill -KILL "$pid" 2>/dev/null
+      wait "$pid" 2>/dev/null
+    fi
+  done
+  for f in "$work/server.log" "$work/server-b.log"; do
+    if [ -f "$f" ]; then
+      { echo "== $(basename "$f") (last 40 lines)"; tail -n 40 "$f"; } >>"$details"
+    fi
+  done
   psql "$BENCH_PG/postgres" -qAtc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 ||
     log "could not drop database $db"
   rm -rf "$work"
@@ -123,23 +134,34 @@ fi
 
 size=$((BENCH_ARTIFACT_MIB * 1024 * 1024))
 max_bytes=$((size > 4294967296 ? size : 4294967296))
-log "starting depot (database $db, store $work/store)"
-# Authentication off: these figures are the registry's (scripts/bench-auth.sh measures tokens).
-DEPOT_AUTH__MODE=off DEPOT_SERVER__LISTEN=127.0.0.1:0 DEPOT_GRPC__LISTEN=127.0.0.1:0 DEPOT_SERVER__SHUTDOWN_TIMEOUT_S=2 \
-  DEPOT_DATABASE__URL="$BENCH_PG/$db" DEPOT_STORAGE__URL="$work/store" \
-  DEPOT_LIMITS__MAX_ARTIFACT_BYTES="$max_bytes" NO_COLOR=1 RUST_LOG="${RUST_LOG:-info}" \
-  "$bin" serve >"$work/server.log" 2>&1 &
-server=$!
-addr=""
-for _ in $(seq 1 600); do
-  addr=$(sed -n 's|^Depot listening on http://\([0-9.:]*\).*|\1|p' "$work/server.log" | head -n 1)
-  [ -n "$addr" ] && break
-  kill -0 "$server" 2>/dev/null || { tail -n 30 "$work/server.log" >&2; die "the server exited"; }
-  sleep 0.2
-done
-[ -n "$addr" ] || { tail -n 30 "$work/server.log" >&2; die "the server did not start in 120 s"; }
-base="http://$addr"
-log "server pid $server at $base"
+# start_server BINARY LOG: starts `depot serve` and waits for it; sets $server and $base.
+start_server() {
+  log "starting $1 (database $db, store $work/store)"
+  # Authentication off: these figures are the registry's (scripts/bench-auth.sh measures tokens).
+  DEPOT_AUTH__MODE=off DEPOT_SERVER__LISTEN=127.0.0.1:0 DEPOT_GRPC__LISTEN=127.0.0.1:0 DEPOT_SERVER__SHUTDOWN_TIMEOUT_S=2 \
+    DEPOT_DATABASE__URL="$BENCH_PG/$db" DEPOT_STORAGE__URL="$work/store" \
+    DEPOT_LIMITS__MAX_ARTIFACT_BYTES="$max_bytes" NO_COLOR=1 RUST_LOG="${RUST_LOG:-info}" \
+    "$1" serve >"$2" 2>&1 &
+  server=$!
+  local addr=""
+  for _ in $(seq 1 600); do
+    addr=$(sed -n 's|^Depot listening on http://\([0-9.:]*\).*|\1|p' "$2" | head -n 1)
+    [ -n "$addr" ] && break
+    kill -0 "$server" 2>/dev/null || { tail -n 30 "$2" >&2; die "the server exited"; }
+    sleep 0.2
+  done
+  [ -n "$addr" ] || { tail -n 30 "$2" >&2; die "the server did not start in 120 s"; }
+  base="http://$addr"
+  log "server pid $server at $base"
+}
+if [ -n "${BENCH_COMPARE_BIN:-}" ]; then
+  [ -x "$BENCH_COMPARE_BIN" ] || die "no binary at $BENCH_COMPARE_BIN (BENCH_COMPARE_BIN)"
+  start_server "$BENCH_COMPARE_BIN" "$work/server-b.log"
+  server_b=$server base_b=$base
+fi
+start_server "$bin" "$work/server.log"
+server_a=$server base_a=$base
+addr=${base#http://}
 
 status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$server/status"; }
 cpu_ticks() { local -a st; read -r -a st <"/proc/$server/stat"; echo $((st[13] + st[14])); }
@@ -321,9 +343,16 @@ def summary(work, facts_path):
     say("")
     say(f"1. {size_mib:.0f} MiB artifact (model.pkl + pseudo-random), {facts['runs']} runs, median (min-max);"
         " same disk, page cache warm")
-    say(f"   {'operation':<26}{'MiB/s, op alone':>22}{'MiB/s, op + sync':>22}{'peak RSS MiB':>14}{'CPU s':>8}")
-    peaks = {}
-    for phase, label in (("cp", "cp (same disk)"), ("upload", "upload  curl -F"), ("download", "download curl -o")):
+    if facts.get("bin_b"):
+        say(f"   A = {facts['bin']}, B = {facts['bin_b']} (alternating, A first in odd runs)")
+    say(f"   {'operation':<26}{'MiB/s, op alone':>22}{'MiB/s, op + sync':>22}{'% of cp':>9}{'peak RSS MiB':>14}{'CPU s':>8}")
+    peaks, polls = {}, {}
+    phases = [("cp", "cp (same disk)"), ("upload", "upload  curl -F"), ("download", "download curl -o")]
+    if facts.get("bin_b"):
+        phases = [("cp", "cp (same disk)"), ("upload", "upload  A"), ("upload@B", "upload  B"),
+                  ("download", "download A"), ("download@B", "download B")]
+    cp_median = statistics.median(int(x[2]) / 1e9 for x in rows if x[0] == "cp")
+    for phase, label in phases:
         r = [x for x in rows if x[0] == phase]
         op = [int(x[2]) / 1e9 for x in r]
         ops = [int(x[3]) / 1e9 for x in r]
@@ -333,17 +362,33 @@ def summary(work, facts_path):
         cpu = [float(x[6]) for x in r if x[6] != "-"]
         peak = max(hwm) if hwm else (max(poll) if poll else None)
         peaks[phase] = peak
-        say(f"   {label:<26}{rate(op):>22}{rate(ops):>22}"
+        polls[phase] = max(poll) if poll else 0
+        share = f"{100 * cp_median / statistics.median(op):.0f}%"
+        say(f"   {label:<26}{rate(op):>22}{rate(ops):>22}{share:>9}"
             f"{(f'{peak / 1024:.1f}' if peak else '-'):>14}{(f'{statistics.median(cpu):.2f}' if cpu else '-'):>8}")
-    base = int(facts["rss_base"])
     target = 64 * 1024
-    say(f"   server RSS: baseline {base / 1024:.1f} MiB; growth during upload "
-        f"{(peaks['upload'] - base) / 1024:+.1f} MiB, during download {(peaks['download'] - base) / 1024:+.1f} MiB"
-        f" (peak = {facts['peak_method']}; polled max VmRSS upload {int(facts['poll_upload']) / 1024:.1f},"
-        f" download {int(facts['poll_download']) / 1024:.1f} MiB)")
-    rss_ok = max(peaks["upload"], peaks["download"]) - base < target
+    rss_ok = True
+    for tag, key in (("", "rss_base"), ("@B", "rss_base_b")):
+        if not facts.get(key):
+            continue
+        base = int(facts[key])
+        name = "" if not facts.get("bin_b") else (" A" if not tag else " B")
+        say(f"   server{name} RSS: baseline {base / 1024:.1f} MiB; growth during upload "
+            f"{(peaks['upload' + tag] - base) / 1024:+.1f} MiB, during download {(peaks['download' + tag] - base) / 1024:+.1f} MiB"
+            f" (peak = {facts['peak_method']}; polled max VmRSS upload {polls['upload' + tag] / 1024:.1f},"
+            f" download {polls['download' + tag] / 1024:.1f} MiB)")
+        rss_ok = rss_ok and max(peaks["upload" + tag], peaks["download" + tag]) - base < target
     say(f"   target RSS growth < 64 MiB: {'PASS' if rss_ok else 'FAIL'}")
-    say(f"   sha256: file = upload digest = download = ETag in {facts['sha_ok']}/{facts['runs']} runs ({facts['sha'][:16]}...)")
+    transfers = sum(1 for x in rows if x[0].startswith("download"))
+    say(f"   sha256: file = upload digest = download = ETag in {facts['sha_ok']}/{transfers} transfers ({facts['sha'][:16]}...)")
+    worst = 0.0
+    if not os.path.exists(os.path.join(work, "seed.json")):
+        say("")
+        say("2. listing: skipped (BENCH_SKIP_LISTING)")
+        print("\n".join(lines))
+        with open(os.path.join(work, "targets"), "w") as f:
+            f.write("ok\n" if rss_ok else "missed\n")
+        return
     say("")
     seed = json.load(open(os.path.join(work, "seed.json")))
     say(f"2. listing: {facts['versions']} versions of one model ({seed['uploaded']} uploaded over HTTP by"
@@ -355,7 +400,6 @@ def summary(work, facts_path):
     if have_wrk:
         head += f"   wrk {facts['wrk_s']}s 1 conn: p50   p99   req/s"
     say(head + "   (ms)")
-    worst = 0.0
     for key, label in (("first", "GET versions?limit=50 (first page)"),
                        ("middle", f"GET versions?limit=50&cursor={facts['middle']}"),
                        ("last", "GET versions?limit=50&cursor=51 (last)"),
@@ -405,6 +449,15 @@ fact() { echo "$1=$2" >>"$facts"; }
 http -o /dev/null -f -X POST -H 'content-type: application/json' -d '{"name":"bench-big"}' "$base/v1/models"
 http -o /dev/null -f -X POST -H 'content-type: application/json' -d '{"name":"bench-list"}' "$base/v1/models"
 for _ in $(seq 1 20); do http -o /dev/null -f "$base/v1/models/bench-big"; done
+rss_base_b=""
+if [ -n "$server_b" ]; then
+  server=$server_b
+  for _ in $(seq 1 20); do http -o /dev/null -f "$base_b/v1/models/bench-big"; done
+  sleep 1
+  rss_base_b=$(status_kib VmRSS)
+  log "baseline RSS of B $((rss_base_b / 1024)) MiB"
+  server=$server_a
+fi
 sleep 1
 rss_base=$(status_kib VmRSS)
 log "baseline RSS $((rss_base / 1024)) MiB"
@@ -428,20 +481,12 @@ sha_ok=0
 poll_upload=0
 poll_download=0
 peak_kib() { if [ "$hwm_reset" = 1 ]; then status_kib VmHWM; else echo -; fi; }
-for run in $(seq 1 "$BENCH_RUNS"); do
-  log "run $run/$BENCH_RUNS: cp"
-  rm -f "$work/copy.bin"
-  sync
-  t0=$(now_ns)
-  cp "$src" "$work/copy.bin"
-  t1=$(now_ns)
-  sync
-  t2=$(now_ns)
-  printf 'cp %s %s %s - - -\n' "$run" $((t1 - t0)) $((t2 - t0)) >>"$work/raw.tsv"
-  rm -f "$work/copy.bin"
-  sync
-
-  log "run $run/$BENCH_RUNS: upload"
+# transfer RUN TAG: upload then download the artifact through the server in $server/$base,
+# checks the digests, deletes the version (so the next upload stores a new blob). TAG ("" for
+# DEPOT_BIN, "@B" for BENCH_COMPARE_BIN) is appended to the phase names in raw.tsv.
+transfer() {
+  local run=$1 tag=$2 code poll hwm cpu version digest got etag c0 c1 t0 t1 t2
+  log "run $run/$BENCH_RUNS: upload$tag"
   reset_peak || true
   start_sampler
   c0=$(cpu_ticks)
@@ -456,14 +501,14 @@ for run in $(seq 1 "$BENCH_RUNS"); do
   poll=$(stop_sampler)
   hwm=$(peak_kib)
   [ "$code" = 201 ] || { cat "$work/upload.json" >&2; die "upload answered HTTP $code"; }
-  [ "$poll" -gt "$poll_upload" ] && poll_upload=$poll
+  [ -z "$tag" ] && [ "$poll" -gt "$poll_upload" ] && poll_upload=$poll
   cpu=$(awk -v a="$c0" -v b="$c1" -v k="$clk" 'BEGIN { printf "%.2f", (b - a) / k }')
-  printf 'upload %s %s %s %s %s %s\n' "$run" $((t1 - t0)) $((t2 - t0)) "$hwm" "$poll" "$cpu" >>"$work/raw.tsv"
+  printf 'upload%s %s %s %s %s %s %s\n' "$tag" "$run" $((t1 - t0)) $((t2 - t0)) "$hwm" "$poll" "$cpu" >>"$work/raw.tsv"
   version=$(jget "$work/upload.json" version)
   digest=$(jget "$work/upload.json" digest)
   [ "$(jget "$work/upload.json" size_bytes)" = "$size" ] || die "upload reported another size"
 
-  log "run $run/$BENCH_RUNS: download"
+  log "run $run/$BENCH_RUNS: download$tag"
   rm -f "$work/download.bin"
   sync
   reset_peak || true
@@ -479,9 +524,9 @@ for run in $(seq 1 "$BENCH_RUNS"); do
   poll=$(stop_sampler)
   hwm=$(peak_kib)
   [ "$code" = 200 ] || die "download answered HTTP $code"
-  [ "$poll" -gt "$poll_download" ] && poll_download=$poll
+  [ -z "$tag" ] && [ "$poll" -gt "$poll_download" ] && poll_download=$poll
   cpu=$(awk -v a="$c0" -v b="$c1" -v k="$clk" 'BEGIN { printf "%.2f", (b - a) / k }')
-  printf 'download %s %s %s %s %s %s\n' "$run" $((t1 - t0)) $((t2 - t0)) "$hwm" "$poll" "$cpu" >>"$work/raw.tsv"
+  printf 'download%s %s %s %s %s %s %s\n' "$tag" "$run" $((t1 - t0)) $((t2 - t0)) "$hwm" "$poll" "$cpu" >>"$work/raw.tsv"
   got=$(bench sha "$work/download.bin")
   etag=$(tr -d '\r"' <"$work/download.headers" | awk 'tolower($1) == "etag:" { print $2 }')
   if [ "$got" = "$sha" ] && [ "$digest" = "sha256:$sha" ] && [ "$etag" = "sha256:$sha" ]; then
@@ -490,16 +535,40 @@ for run in $(seq 1 "$BENCH_RUNS"); do
     die "digests differ: file $sha, upload $digest, download $got, ETag $etag"
   fi
   rm -f "$work/download.bin"
-  if [ "$run" -lt "$BENCH_RUNS" ]; then
-    code=$(http -o /dev/null -w '%{http_code}' -X DELETE "$base/v1/models/bench-big/versions/$version")
-    [ "$code" = 204 ] || die "delete answered HTTP $code"
+  code=$(http -o /dev/null -w '%{http_code}' -X DELETE "$base/v1/models/bench-big/versions/$version")
+  [ "$code" = 204 ] || die "delete answered HTTP $code"
+}
+for run in $(seq 1 "$BENCH_RUNS"); do
+  log "run $run/$BENCH_RUNS: cp"
+  rm -f "$work/copy.bin"
+  sync
+  t0=$(now_ns)
+  cp "$src" "$work/copy.bin"
+  t1=$(now_ns)
+  sync
+  t2=$(now_ns)
+  printf 'cp %s %s %s - - -\n' "$run" $((t1 - t0)) $((t2 - t0)) >>"$work/raw.tsv"
+  rm -f "$work/copy.bin"
+  sync
+
+  if [ -z "$server_b" ]; then
+    transfer "$run" ""
+  elif [ $((run % 2)) = 1 ]; then
+    server=$server_a base=$base_a; transfer "$run" ""
+    server=$server_b base=$base_b; transfer "$run" "@B"
+  else
+    server=$server_b base=$base_b; transfer "$run" "@B"
+    server=$server_a base=$base_a; transfer "$run" ""
   fi
+  server=$server_a base=$base_a
 done
 rm -f "$src"
 loadavg "after-artifacts"
 { echo "== raw: phase run op_ns op+sync_ns VmHWM_kiB polled_VmRSS_kiB cpu_s"; cat "$work/raw.tsv"; } >>"$details"
 
 # --- 2. listing ------------------------------------------------------------------------------
+seed_hwm=- list_hwm=- sql_rows=0 middle=0 explain=""
+if [ -z "${BENCH_SKIP_LISTING:-}" ]; then
 model=bench-list
 log "registering $BENCH_VERSIONS versions over HTTP ($BENCH_SEED_PARALLEL clients, at most ${BENCH_SEED_S} s)"
 reset_peak || true
@@ -602,6 +671,8 @@ if len(times) >= 3:
 PY
 )
 
+fi
+
 # --- summary ---------------------------------------------------------------------------------
 loadavg end
 cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -614,6 +685,9 @@ fact rev "$rev"
 fact size "$size"
 fact runs "$BENCH_RUNS"
 fact rss_base "$rss_base"
+fact rss_base_b "$rss_base_b"
+fact bin "$bin"
+fact bin_b "${BENCH_COMPARE_BIN:-}"
 fact peak_method "$([ "$hwm_reset" = 1 ] && echo 'VmHWM reset before each operation' || echo 'polled VmRSS')"
 fact poll_upload "$poll_upload"
 fact poll_download "$poll_download"
@@ -626,7 +700,7 @@ fact middle "$middle"
 fact wrk_s "$BENCH_WRK_S"
 fact explain "$explain"
 bench summary "$work" "$facts" | tee "$out/summary.txt"
-{
+[ -n "${BENCH_SKIP_LISTING:-}" ] || {
   echo "   server peak RSS while seeding: $([ "$seed_hwm" = - ] && echo - || echo "$((seed_hwm / 1024)) MiB");" \
     "during the latency loops: $([ "$list_hwm" = - ] && echo - || echo "$((list_hwm / 1024)) MiB")"
 } | tee -a "$out/summary.txt"
