@@ -3,28 +3,16 @@
 //! onnxruntime's and byte for byte to REST's, typed and raw tensors, every addressing (number,
 //! alias, deployment), every validation error with REST's message, tokens, and overload.
 
-use std::path::PathBuf;
-
-use depot_tests::{Backend, TestApp, fixture};
+use depot_tests::{Backend, TestApp, fixture, run_python_check};
 use serde_json::json;
 
-/// Runs the check script in `mode` with `args`; panics with its output when it fails.
+/// Runs the check script in `mode` against the app's gRPC address with `args`, as the admin.
 async fn check(app: &TestApp, env: &[(&str, &str)], mode: &str, args: &[&str]) {
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/oip_grpc_check.py");
     let grpc = app.grpc_address.expect("gRPC is on by default").to_string();
-    let mut command = tokio::process::Command::new(&python);
-    command.arg(&script).arg(mode).arg(&grpc).args(args).env("DEPOT_TOKEN", &app.admin_token);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let output = command.output().await.expect("run the gRPC check (scripts/test.sh creates .venv)");
-    assert!(
-        output.status.success(),
-        "{mode} {args:?}: {}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let all: Vec<&str> = [mode, grpc.as_str()].into_iter().chain(args.iter().copied()).collect();
+    let env: Vec<(&str, &str)> =
+        [("DEPOT_TOKEN", app.admin_token.as_str())].into_iter().chain(env.iter().copied()).collect();
+    run_python_check("oip_grpc_check.py", &all, &env).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

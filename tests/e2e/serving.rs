@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use depot_tests::{Backend, TestApp, assert_error, fixture, fixture_bytes};
+use depot_tests::{Backend, TestApp, assert_error, fixture, fixture_bytes, run_python_check};
 use serde_json::{Value, json};
 
 fn expected(model: &str) -> Value {
@@ -235,27 +235,12 @@ async fn v2_bodies_over_the_limit_get_413_in_the_protocols_shape() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tritonclient_works_unchanged() {
     let app = TestApp::spawn(Backend::Local).await;
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/oip_client_check.py");
     for model in ["tiny", "multi_io", "sklearn_forest"] {
         let name = model.replace('_', "-");
         app.register_fixture(&name, &format!("{model}.onnx")).await;
-        let output = tokio::process::Command::new(&python)
-            .env("DEPOT_TOKEN", &app.admin_token)
-            .arg(&script)
-            .arg(&app.base)
-            .arg(&name)
-            .arg("1")
-            .arg(fixture(&format!("{model}.onnx")))
-            .output()
-            .await
-            .expect("run the tritonclient check (scripts/test.sh creates .venv)");
-        assert!(
-            output.status.success(),
-            "{model}: {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let file = fixture(&format!("{model}.onnx"));
+        let args = [app.base.as_str(), &name, "1", file.to_str().expect("path")];
+        run_python_check("oip_client_check.py", &args, &[("DEPOT_TOKEN", &app.admin_token)]).await;
     }
 }
 

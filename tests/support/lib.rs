@@ -41,6 +41,24 @@ pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
 }
 
+/// Runs `scripts/<script>` with the project's Python (`.venv`, made by `scripts/test.sh`) and
+/// `args`, `env` on top of its environment; panics with its output unless it succeeds.
+pub async fn run_python_check(script: &str, args: &[&str], env: &[(&str, &str)]) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut command = tokio::process::Command::new(root.join(".venv/bin/python"));
+    command.arg(root.join("scripts").join(script)).args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().await.unwrap_or_else(|e| panic!("run {script} (scripts/test.sh creates .venv): {e}"));
+    assert!(
+        output.status.success(),
+        "{script} {args:?}: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 pub fn fixture_bytes(name: &str) -> Vec<u8> {
     std::fs::read(fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
 }

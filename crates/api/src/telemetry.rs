@@ -31,7 +31,6 @@ use crate::routes::oip::OipError;
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The W3C trace context header, continued and sent back.
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
-const MAX_REQUEST_ID: usize = 64;
 
 /// Marks a probe's 503 (starting, draining, a dependency down): the answer the probe exists to
 /// give, logged at INFO rather than as a failure of the server's.
@@ -57,7 +56,7 @@ pub async fn log_request(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let id = request_id(request.request());
+    let id = depot_service::request_id(request.request().headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()));
     let traceparent = request.request().headers().get(&TRACEPARENT).and_then(|v| v.to_str().ok());
     let mut trace = TraceContext::continuing(traceparent);
     let span = if tracing::span_enabled!(Level::INFO) {
@@ -141,14 +140,4 @@ fn service_error(error: &Error) -> Option<&depot_service::Error> {
 
 fn path_param(request: &HttpRequest, name: &str) -> Option<String> {
     request.match_info().get(name).map(str::to_owned)
-}
-
-/// The client's request id when it is short, visible ASCII; else a new one.
-fn request_id(request: &HttpRequest) -> String {
-    request
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= MAX_REQUEST_ID && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
 }

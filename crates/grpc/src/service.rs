@@ -26,7 +26,6 @@ pub const SERVED_BY: &str = "depot-served-by";
 const REQUEST_ID: &str = "x-request-id";
 /// The W3C trace context metadata, continued and sent back, as REST's header.
 const TRACEPARENT: &str = "traceparent";
-const MAX_REQUEST_ID: usize = 64;
 
 /// The service, over the use cases. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -37,6 +36,13 @@ pub struct InferenceService {
 impl InferenceService {
     pub fn new(services: Services) -> Self {
         Self { services }
+    }
+
+    /// Who the call is from, noted for its log line.
+    async fn caller<T>(&self, request: &Request<T>, notes: &mut Notes) -> Result<Actor, Error> {
+        let actor = self.actor(request).await?;
+        notes.principal = Some(actor.principal_shared());
+        Ok(actor)
     }
 
     /// Who the call is from: its `authorization: Bearer <token>` metadata, as REST's header.
@@ -81,11 +87,7 @@ struct Call {
 
 impl Call {
     fn start(method: &'static str, metadata: &MetadataMap) -> Self {
-        let request_id = metadata
-            .get(REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty() && v.len() <= MAX_REQUEST_ID && v.bytes().all(|b| b.is_ascii_graphic()))
-            .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+        let request_id = depot_service::request_id(metadata.get(REQUEST_ID).and_then(|v| v.to_str().ok()));
         let mut trace = TraceContext::continuing(metadata.get(TRACEPARENT).and_then(|v| v.to_str().ok()));
         let span = if tracing::span_enabled!(Level::INFO) {
             let span = tracing::info_span!("request", request_id = %request_id, trace_id = tracing::field::Empty);
@@ -241,8 +243,7 @@ impl InferenceService {
         request: Request<ModelMetadataRequest>,
         notes: &mut Notes,
     ) -> Result<Response<ModelMetadataResponse>, Error> {
-        let actor = self.actor(&request).await?;
-        notes.principal = Some(actor.principal_shared());
+        let actor = self.caller(&request, notes).await?;
         let message = request.into_inner();
         let (name, reference) = reference(&message.name, message.version.as_deref())?;
         let servable = self.services.serving.describe(&actor, &name, &reference).await?;
@@ -255,8 +256,7 @@ impl InferenceService {
         request: Request<ModelReadyRequest>,
         notes: &mut Notes,
     ) -> Result<Response<ModelReadyResponse>, Error> {
-        let actor = self.actor(&request).await?;
-        notes.principal = Some(actor.principal_shared());
+        let actor = self.caller(&request, notes).await?;
         let message = request.into_inner();
         let (name, reference) = reference(&message.name, message.version.as_deref())?;
         let servable = self.services.serving.ready(&actor, &name, &reference).await?;
@@ -269,8 +269,7 @@ impl InferenceService {
         request: Request<ModelInferRequest>,
         notes: &mut Notes,
     ) -> Result<Response<ModelInferResponse>, Error> {
-        let actor = self.actor(&request).await?;
-        notes.principal = Some(actor.principal_shared());
+        let actor = self.caller(&request, notes).await?;
         let mut message = request.into_inner();
         let (name, reference) = reference(&message.model_name, message.model_version.as_deref())?;
         let prediction = self

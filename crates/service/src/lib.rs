@@ -40,7 +40,7 @@ pub use registry::{
 pub use replica::{Readiness, ReplicaState};
 pub use serving::{Prediction, Reference, ServableVersion, Serving};
 pub use sweep::{SweepOptions, SweepReport, sweep};
-pub use trace::TraceContext;
+pub use trace::{TraceContext, request_id};
 pub use traffic::{Series, Traffic, TrafficSource};
 
 /// Everything the use cases need, as configured.

@@ -4,6 +4,17 @@
 
 use tracing::Span;
 
+/// The longest request id a client may choose.
+const MAX_REQUEST_ID: usize = 64;
+
+/// A request's id: the client's (`x-request-id`, header or metadata) when it is short, visible
+/// ASCII; else a new UUID.
+pub fn request_id(given: Option<&str>) -> String {
+    given
+        .filter(|v| !v.is_empty() && v.len() <= MAX_REQUEST_ID && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
 /// A request's place in a W3C trace: the trace (continued or new), this request's span, and
 /// the flags (sampled unless the caller said otherwise).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +94,15 @@ impl TraceContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clients_request_id_is_kept_when_it_is_short_visible_ascii() {
+        assert_eq!(request_id(Some("job-42")), "job-42");
+        for bad in [None, Some(""), Some("has space"), Some("ünïcode"), Some(&*"x".repeat(65))] {
+            let id = request_id(bad);
+            assert!(uuid::Uuid::parse_str(&id).is_ok(), "{bad:?} gave {id}");
+        }
+    }
 
     #[test]
     fn an_incoming_trace_is_continued_with_a_new_span() {
