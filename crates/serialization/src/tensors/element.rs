@@ -173,12 +173,25 @@ pub(super) trait Element: Sized {
     /// The element a JSON value stands for.
     fn from_json(value: Scalar<'_>) -> Result<Self, Reject>;
 
+    /// Whether [`Self::from_f64`] reads this type's elements: the fast path's shortcut for
+    /// floating-point elements, which are read from any JSON number through an `f64`.
+    const FROM_F64: bool = false;
+
+    /// The element a JSON number stands for, given as the `f64` it is closest to, for a number
+    /// of magnitude below 2^53 (where every whole number is exact, so that `3` read as
+    /// [`Scalar::U64`] and read as an `f64` are the same element); `None` for a type without
+    /// the shortcut.
+    #[inline]
+    fn from_f64(_value: f64) -> Option<Self> {
+        None
+    }
+
     /// Wraps decoded elements.
     fn into_data(values: Vec<Self>) -> TensorData;
 }
 
 /// The largest magnitude up to which every whole number is exactly an `f64`.
-const EXACT_F64_INTEGER: f64 = 9_007_199_254_740_992.0; // 2^53
+pub(super) const EXACT_F64_INTEGER: f64 = 9_007_199_254_740_992.0; // 2^53
 
 /// Reads an integer of type `T` from a JSON number.
 fn integer<T: TryFrom<i128>>(value: Scalar<'_>) -> Result<T, Reject> {
@@ -229,6 +242,13 @@ integer_element! {
 
 impl Element for f32 {
     const DATATYPE: DataType = DataType::Fp32;
+    const FROM_F64: bool = true;
+
+    #[inline]
+    fn from_f64(value: f64) -> Option<Self> {
+        // Below 2^53 in magnitude, so never out of f32's range.
+        Some(value as f32)
+    }
 
     #[inline]
     fn from_json(value: Scalar<'_>) -> Result<Self, Reject> {
@@ -252,6 +272,12 @@ impl Element for f32 {
 
 impl Element for f64 {
     const DATATYPE: DataType = DataType::Fp64;
+    const FROM_F64: bool = true;
+
+    #[inline]
+    fn from_f64(value: f64) -> Option<Self> {
+        Some(value)
+    }
 
     #[inline]
     fn from_json(value: Scalar<'_>) -> Result<Self, Reject> {

@@ -107,6 +107,22 @@ impl<T: Element> Nested<T> {
         }
     }
 
+    /// Starts a run of values at `depth`, pushed with [`Self::push_leaf`]: whether values may
+    /// stand there (see [`Self::try_push`]).
+    pub(super) fn begin_leaves(&mut self, depth: usize) -> bool {
+        if !self.leaf_at(depth) {
+            return false;
+        }
+        self.leaf_depth = Some(depth);
+        true
+    }
+
+    /// Pushes an element at the depth [`Self::begin_leaves`] accepted.
+    #[inline]
+    pub(super) fn push_leaf(&mut self, element: T) {
+        self.values.push(element);
+    }
+
     /// As [`Self::push`], saying only whether it succeeds: for the fast path, which gives up on
     /// any error and so need not build one.
     #[inline]

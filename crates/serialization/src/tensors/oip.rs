@@ -336,18 +336,18 @@ fn json_data(
 ) -> Result<Tensor, EncodingError> {
     fn decode<T: Element>(
         name: &str,
-        text: &str,
+        text: &[u8],
         path: Path,
         shape: Vec<usize>,
         count: usize,
     ) -> Result<Tensor, EncodingError> {
         let failure = Failure::default();
         let cx = Cx { name, failure: &failure };
-        let fast = (path == Path::Fast).then(|| scan::data_text::<T>(text.as_bytes(), cx)).flatten();
+        let fast = (path == Path::Fast).then(|| scan::data_text::<T>(text, cx)).flatten();
         let nested = match fast {
             Some(nested) => nested,
             None => {
-                let mut deserializer = serde_json::Deserializer::from_str(text);
+                let mut deserializer = serde_json::Deserializer::from_slice(text);
                 DataSeed::<T>::new(cx).deserialize(&mut deserializer).map_err(|e| failure.resolve_input(name, e))?
             }
         };
@@ -362,7 +362,7 @@ fn json_data(
             return Ok(Tensor::new(shape, data));
         }
         Some(Decoded { text, .. }) => text,
-        None => data.get(),
+        None => data.get().as_bytes(),
     };
     with_element_type!(
         datatype,

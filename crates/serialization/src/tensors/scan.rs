@@ -8,7 +8,9 @@
 //! they were. Whatever it decodes, it decodes to the same values as the serde path:
 //! - a number is reported as serde_json reports it ([`Scalar::U64`], [`Scalar::I64`] or
 //!   [`Scalar::F64`], by the same rules) and becomes an element through the same
-//!   [`Element::from_json`];
+//!   [`Element::from_json`]; except that a float element below 2^53 in magnitude is read
+//!   straight as an `f64` (`Element::from_f64`), which there is the same element whichever way
+//!   serde_json reads the number;
 //! - floats are read by `lexical-core` under its JSON number grammar, correctly rounded as
 //!   serde_json's `float_roundtrip` reads them; a number beyond the range of `f64`, which
 //!   serde_json refuses, makes the fast path give up;
@@ -23,7 +25,7 @@ use std::ops::Range;
 use depot_domain::{DataType, TensorData};
 use lexical_core::ParseFloatOptions;
 
-use super::element::{Element, Scalar, with_element_type};
+use super::element::{EXACT_F64_INTEGER, Element, Scalar, with_element_type};
 use super::json::{Cx, Failure, Nested};
 
 /// The deepest nesting of arrays that the fast path decodes.
@@ -229,6 +231,34 @@ impl<'a> Scanner<'a> {
         })
     }
 
+    /// Reads a value as an element of type `T`, as the serde path reads it.
+    #[inline]
+    fn element<T: Element>(&mut self) -> Option<T> {
+        if T::FROM_F64 {
+            // A number, read once, straight as the `f64` it is closest to. Below 2^53 that is
+            // the element `scalar` + `from_json` give for it, whether serde_json reads it as a
+            // whole number or as a float; anything else (not a number, or larger) goes the
+            // long way.
+            let read = self.bytes.get(self.pos..).and_then(|rest| {
+                lexical_core::parse_partial_with_options::<f64, JSON_NUMBER>(rest, &FLOAT_OPTIONS).ok()
+            });
+            if let Some((value, len)) = read
+                && value.abs() < EXACT_F64_INTEGER
+            {
+                self.pos += len;
+                return T::from_f64(value);
+            }
+        }
+        self.element_by_scalar()
+    }
+
+    /// [`Self::element`]'s long way, out of its loop.
+    #[cold]
+    #[inline(never)]
+    fn element_by_scalar<T: Element>(&mut self) -> Option<T> {
+        T::from_json(self.scalar()?).ok()
+    }
+
     /// Reads the number at `start` as an `f64`.
     fn float(&mut self, start: usize) -> Option<f64> {
         let rest = self.bytes.get(start..)?;
@@ -269,11 +299,11 @@ pub(super) fn data<T: Element>(s: &mut Scanner<'_>, cx: Cx<'_>) -> Option<Nested
         } else {
             // The values of one array, up to its `]`: where the time goes.
             let length = lengths.get_mut(depth.checked_sub(1)?)?;
+            if !nested.begin_leaves(depth) {
+                return None;
+            }
             loop {
-                let value = s.scalar()?;
-                if !nested.try_push(value, depth) {
-                    return None;
-                }
+                nested.push_leaf(s.element::<T>()?);
                 *length += 1;
                 let mut byte = s.next_byte()?;
                 if matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
@@ -353,8 +383,8 @@ pub(super) struct Skeleton<'a> {
 /// An OIP input's `data` array, decoded as the element type of the input's stated `datatype`.
 #[derive(Debug)]
 pub(super) struct Decoded<'a> {
-    /// The array as the request wrote it.
-    pub(super) text: &'a str,
+    /// The array as the request wrote it (UTF-8, as the scanner checked).
+    pub(super) text: &'a [u8],
     pub(super) data: TensorData,
 }
 
@@ -475,7 +505,7 @@ fn oip_input<'a>(s: &mut Scanner<'a>, replaced: &mut Vec<Range<usize>>) -> Optio
                 let data = datatype.and_then(|datatype| decode_as(s, datatype));
                 match data {
                     Some(data) => {
-                        let text = std::str::from_utf8(s.bytes.get(start..s.pos)?).ok()?;
+                        let text = s.bytes.get(start..s.pos)?;
                         replaced.push(start..s.pos);
                         decoded = Some(Decoded { text, data });
                     }

@@ -172,6 +172,8 @@ fn numbers_read_as_serde_json_reads_them() {
         "1.7976931348623158e308",
         "9007199254740993",
         "9007199254740993.0",
+        // 2^60 + 2^36 + 1: f32 rounds it up, but through f64 it lands halfway and rounds down.
+        "1152921573326323713",
         "18446744073709551615",
         "18446744073709551616",
         "-9223372036854775808",
@@ -229,16 +231,19 @@ fn numbers_read_as_serde_json_reads_them() {
     assert_eq!(scanned("18446744073709551616"), Some(Scalar::F64(18_446_744_073_709_551_616.0)));
 }
 
-#[test]
-fn floats_read_bit_for_bit_as_serde_json_reads_them() {
-    // A small xorshift generator: the same numbers every run.
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = move || {
+/// A small xorshift generator: the same numbers every run.
+fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
         state
-    };
+    }
+}
+
+#[test]
+fn floats_read_bit_for_bit_as_serde_json_reads_them() {
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
     for _ in 0..20_000 {
         let bits = next();
         let value = f64::from_bits(bits);
@@ -258,6 +263,64 @@ fn floats_read_bit_for_bit_as_serde_json_reads_them() {
         check_number(&format!("0.{digits}e{exponent}"));
         check_number(&format!("-{}.{}", &digits[..1], &digits[1..]));
     }
+}
+
+#[test]
+fn float_elements_decode_as_the_serde_path_decodes_them() {
+    // Float elements are read straight as an `f64` below 2^53 and the long way above it: whole
+    // numbers either side of 2^53 (and of 2^24, where f32 rounds), beyond u64 and i64, zeros,
+    // and numbers beyond f32's range.
+    let edges = [
+        "9007199254740991",
+        "9007199254740992",
+        "9007199254740993",
+        "-9007199254740993",
+        "9007199254740991.5",
+        // 2^60 + 2^36 + 1: f32 rounds it up, but through f64 it lands halfway and rounds down.
+        "1152921573326323713",
+        "18446744073709551615",
+        "18446744073709551616",
+        "-9223372036854775809",
+        "16777217",
+        "-16777217",
+        "16777217.000000001",
+        "0",
+        "-0",
+        "-0.0",
+        "0.0e0",
+        "1E2",
+        "2e+1",
+        "25e-1",
+        "1e-400",
+        "3.4028235e38",
+        "3.4028236e38",
+        "3.5e38",
+        "1e308",
+        "null",
+    ];
+    value_both(&format!("[{}]", edges.join(", ")), &[DataType::Fp32, DataType::Fp64]);
+    for edge in edges {
+        value_both(&format!("[[{edge}],[{edge}]]"), &[DataType::Fp32, DataType::Fp64]);
+    }
+    // What serde_json refuses, or reads as something else, both at the start of an array and
+    // after a number the shortcut read.
+    for bad in
+        ["1e400", "-1e400", "01", "-01", "1.", ".5", "+1", "-", "1e", "1.e5", "0x1", "true", "\"1\"", "[1]", "NaN"]
+    {
+        value_both(&format!("[{bad}]"), &[DataType::Fp32, DataType::Fp64]);
+        value_both(&format!("[0.5, {bad}, 2]"), &[DataType::Fp32, DataType::Fp64]);
+    }
+    // Many floats, as f32 data written as f64 reads and with long mantissas.
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+    let mut literals = Vec::new();
+    while literals.len() < 4_000 {
+        let value = f64::from_bits(next());
+        if value.is_finite() {
+            literals.push(format!("{:?}", f64::from(value as f32)));
+            literals.push(format!("{value:e}"));
+        }
+    }
+    value_both(&format!("[{}]", literals.join(",")), &[DataType::Fp32, DataType::Fp64]);
 }
 
 #[test]
