@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -49,7 +49,9 @@ pub struct AuthConfig {
     /// How long a pending change waits for approval before it expires.
     pub approval_ttl_s: u64,
     /// How long a replica trusts its cached copy of a token before reading it again; a
-    /// revocation reaches every replica within this bound even if a notification is lost.
+    /// revocation reaches every replica within this bound even if a notification is lost. A
+    /// token in use is read again in the background during the second half of this time, so
+    /// that requests do not wait for the database (nor pile onto it) when a copy expires.
     pub token_cache_ms: u64,
     /// Failed authentications one address may make in a minute before it gets 429 for the
     /// rest of that minute; 0 turns the limit off.
@@ -199,6 +201,8 @@ struct TokenEntry {
     /// When this replica last wrote the token's use: seconds since it started, plus one; 0
     /// for never.
     touched_at: AtomicU64,
+    /// Whether a re-read of this copy is under way ([`Auth::refresh_ahead`]).
+    refreshing: AtomicBool,
 }
 
 /// The actor a presented secret makes of a token, or why it is refused (the reason for the
@@ -255,6 +259,27 @@ impl std::fmt::Debug for Auth {
 
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+/// How a cached token's copy of `age` stands, for a cache that trusts copies for `ttl`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Freshness {
+    /// Younger than half the time: used as it is.
+    Fresh,
+    /// In the second half: still used, and read again in the background.
+    Ageing,
+    /// Older than `ttl`: read again before it is used.
+    Expired,
+}
+
+fn freshness(age: Duration, ttl: Duration) -> Freshness {
+    if age > ttl {
+        Freshness::Expired
+    } else if age > ttl / 2 {
+        Freshness::Ageing
+    } else {
+        Freshness::Fresh
+    }
+}
 
 fn unauthenticated(message: impl Into<String>) -> Error {
     Error::new(ErrorCode::Unauthenticated, message)
@@ -335,11 +360,48 @@ impl Auth {
         };
         let now = Instant::now();
         let entry = self.lookup(text.id)?;
-        let expired = now.duration_since(entry.read_at) > Duration::from_millis(config.token_cache_ms);
-        if expired && self.inner.replica.following() {
-            return None;
+        if self.inner.replica.following() {
+            match freshness(now.duration_since(entry.read_at), Duration::from_millis(config.token_cache_ms)) {
+                Freshness::Fresh => {}
+                Freshness::Ageing => self.refresh_ahead(&entry),
+                Freshness::Expired => return None,
+            }
         }
         Some(self.admit(&entry, &text, credentials, now))
+    }
+
+    /// Re-reads a cached token in the background, once at a time, so that a token in use is
+    /// read again before its copy expires and no request waits for the database. The new copy
+    /// replaces this one only if this one is still the cached copy (a revocation's
+    /// notification may have dropped it meanwhile); a token gone from the database is
+    /// dropped; on an error the next request tries again, and the copy still expires on time.
+    fn refresh_ahead(&self, entry: &Arc<TokenEntry>) {
+        if entry.refreshing.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let auth = self.clone();
+        let entry = Arc::clone(entry);
+        tokio::spawn(async move {
+            let read = auth.inner.catalog.find_token(&entry.record.id).await;
+            let current = |tokens: &HashMap<String, Arc<TokenEntry>>| {
+                tokens.get(&entry.record.id).is_some_and(|cached| Arc::ptr_eq(cached, &entry))
+            };
+            match read {
+                Ok(Some(record)) => {
+                    let _ = auth.store_if(record, |tokens| current(tokens));
+                }
+                Ok(None) => {
+                    let mut tokens = auth.inner.tokens.write().unwrap_or_else(|e| e.into_inner());
+                    if current(&tokens) {
+                        tokens.remove(&entry.record.id);
+                    }
+                }
+                Err(error) => {
+                    entry.refreshing.store(false, Ordering::Relaxed);
+                    tracing::debug!(auth.token = %entry.record.id, error = %error, "could not read a token again ahead of time");
+                }
+            }
+        });
     }
 
     async fn authenticate_from_database(&self, credentials: &Credentials<'_>) -> Result<Actor, Error> {
@@ -417,6 +479,16 @@ impl Auth {
     }
 
     fn store(&self, record: TokenRecord) -> Arc<TokenEntry> {
+        self.store_if(record, |_| true).unwrap_or_else(|entry| entry)
+    }
+
+    /// Caches `record` if `replace` says so, given the cached tokens (under the lock): the new
+    /// copy, or (`Err`) the one that was not cached.
+    fn store_if(
+        &self,
+        record: TokenRecord,
+        replace: impl FnOnce(&HashMap<String, Arc<TokenEntry>>) -> bool,
+    ) -> Result<Arc<TokenEntry>, Arc<TokenEntry>> {
         let mut tokens = self.inner.tokens.write().unwrap_or_else(|e| e.into_inner());
         let touched_at = tokens.get(&record.id).map_or(0, |e| e.touched_at.load(Ordering::Relaxed));
         let entry = Arc::new(TokenEntry {
@@ -426,9 +498,13 @@ impl Auth {
             record,
             read_at: Instant::now(),
             touched_at: AtomicU64::new(touched_at),
+            refreshing: AtomicBool::new(false),
         });
+        if !replace(&tokens) {
+            return Err(entry);
+        }
         tokens.insert(entry.record.id.clone(), entry.clone());
-        entry
+        Ok(entry)
     }
 
     /// Drops a token's cached copy (it changed); the next request reads it again.
@@ -663,4 +739,20 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     let mut file = options.open(path)?;
     writeln!(file, "{text}")?;
     file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_is_read_again_in_the_second_half_of_its_time_and_before_use_after_it() {
+        let ttl = Duration::from_millis(1000);
+        let at = |ms| freshness(Duration::from_millis(ms), ttl);
+        assert_eq!([at(0), at(500)], [Freshness::Fresh; 2]);
+        assert_eq!([at(501), at(1000)], [Freshness::Ageing; 2]);
+        assert_eq!([at(1001), at(60_000)], [Freshness::Expired; 2]);
+        assert_eq!(freshness(Duration::ZERO, Duration::ZERO), Freshness::Fresh);
+        assert_eq!(freshness(Duration::from_nanos(1), Duration::ZERO), Freshness::Expired);
+    }
 }
