@@ -29,13 +29,17 @@ pub struct RuntimeConfig {
     pub max_queue_per_version: usize,
     /// A run predicted to take at most this many microseconds runs on the request's own worker
     /// thread; longer ones are handed to a blocking thread so that they never stall the
-    /// executor. The prediction is the version's recent cost per input element (an average over
-    /// its last runs, starting from the warm-up) times the request's elements. For sub-0.1 ms
-    /// models the hand-off costs more than the run (BENCHMARKS.md, "Serving"). 0 hands every run
-    /// off.
+    /// executor for long. The prediction is the version's recent cost per input element (an
+    /// average over its last runs, starting from the warm-up) times the request's elements. The
+    /// default, 1 ms, keeps sub-millisecond models on their worker: a hand-off costs two
+    /// cross-thread wake-ups per request, and on a virtual machine a wake-up of an idle vCPU
+    /// leaves both cores idle meanwhile (an MLP of ~0.1 ms at concurrency 64 left a quarter of
+    /// the machine idle with a 0.1 ms bound and none with 1 ms: BENCHMARKS.md, "Inline runs up
+    /// to a millisecond"). The price is that a worker's other connections wait for the run in
+    /// progress, at most about this long. 0 hands every run off.
     ///
     /// A prediction can be wrong, so inline runs are bounded: an inline run that takes more than
-    /// 10 times this (1 ms at the default) is a strike, and the third strike within the
+    /// 10 times this (10 ms at the default) is a strike, and the third strike within the
     /// version's last 64 inline runs demotes the version: from then on, until it is reloaded,
     /// every run of it goes to a blocking thread, and one warning is logged with the model, the
     /// version and the run's duration. One strike is not enough, since a busy machine can
@@ -58,7 +62,7 @@ impl Default for RuntimeConfig {
             inter_op_threads: 1,
             sessions_per_version: 4,
             max_queue_per_version: 64,
-            inline_run_max_us: 100,
+            inline_run_max_us: 1000,
             cache_max_versions: 16,
             cache_max_bytes: 2 * 1024 * 1024 * 1024,
         }

@@ -301,13 +301,13 @@ fn unloaded() -> RuntimeError {
 /// A run is predicted (by [`RunCost`]) and runs inline when the prediction is at most `max`
 /// (`inline_run_max_us`), unless the version was demoted. A prediction is an average, so a run
 /// can take longer than predicted; an inline run taking longer than [`Self::STRIKE_FACTOR`]
-/// times `max` (1 ms at the default 100 µs) is a *strike*, and the [`Self::STRIKES`]th strike
+/// times `max` (10 ms at the default 1 ms) is a *strike*, and the [`Self::STRIKES`]th strike
 /// among the last 64 inline runs (the bits of a `u64`) demotes the version: none of its runs is inline
 /// again until it is reloaded. [`Self::record_inline`] says when that happened, once.
 ///
-/// Why these numbers: a run within ten times a sub-0.1 ms prediction holds its worker for at
-/// most a millisecond, which the executor absorbs; beyond that the prediction is wrong, not
-/// noisy. One strike is not enough, because on a busy machine (a shared 2-core CI runner) the
+/// Why these numbers: a run within ten times its prediction is noise (a preemption, a cold
+/// cache), and holds its worker for at most ten times the bound; beyond that the prediction is
+/// wrong, not noisy. One strike is not enough, because on a busy machine (a shared 2-core CI runner) the
 /// thread can be preempted mid-run for a scheduler slice or two, and that says nothing about
 /// the model. Three strikes within 64 runs does not happen by preemption on a machine that is
 /// not persistently overloaded, while a version whose inline runs really are slow is demoted
