@@ -281,6 +281,22 @@ fn freshness(age: Duration, ttl: Duration) -> Freshness {
     }
 }
 
+/// Caches a copy of `record`, read now, keeping when this replica last wrote its use.
+fn cache(tokens: &mut HashMap<String, Arc<TokenEntry>>, record: TokenRecord) -> Arc<TokenEntry> {
+    let touched_at = tokens.get(&record.id).map_or(0, |e| e.touched_at.load(Ordering::Relaxed));
+    let entry = Arc::new(TokenEntry {
+        grants: Arc::new(record.grants.clone()),
+        principal: record.principal.as_str().into(),
+        id: record.id.as_str().into(),
+        record,
+        read_at: Instant::now(),
+        touched_at: AtomicU64::new(touched_at),
+        refreshing: AtomicBool::new(false),
+    });
+    tokens.insert(entry.record.id.clone(), entry.clone());
+    entry
+}
+
 fn unauthenticated(message: impl Into<String>) -> Error {
     Error::new(ErrorCode::Unauthenticated, message)
 }
@@ -360,12 +376,12 @@ impl Auth {
         };
         let now = Instant::now();
         let entry = self.lookup(text.id)?;
-        if self.inner.replica.following() {
-            match freshness(now.duration_since(entry.read_at), Duration::from_millis(config.token_cache_ms)) {
-                Freshness::Fresh => {}
-                Freshness::Ageing => self.refresh_ahead(&entry),
-                Freshness::Expired => return None,
-            }
+        match freshness(now.duration_since(entry.read_at), Duration::from_millis(config.token_cache_ms)) {
+            Freshness::Fresh => {}
+            // The database is out of reach: the copy holds (see `new`).
+            _ if !self.inner.replica.following() => {}
+            Freshness::Ageing => self.refresh_ahead(&entry),
+            Freshness::Expired => return None,
         }
         Some(self.admit(&entry, &text, credentials, now))
     }
@@ -382,23 +398,24 @@ impl Auth {
         let auth = self.clone();
         let entry = Arc::clone(entry);
         tokio::spawn(async move {
-            let read = auth.inner.catalog.find_token(&entry.record.id).await;
-            let current = |tokens: &HashMap<String, Arc<TokenEntry>>| {
-                tokens.get(&entry.record.id).is_some_and(|cached| Arc::ptr_eq(cached, &entry))
-            };
-            match read {
-                Ok(Some(record)) => {
-                    let _ = auth.store_if(record, |tokens| current(tokens));
-                }
-                Ok(None) => {
-                    let mut tokens = auth.inner.tokens.write().unwrap_or_else(|e| e.into_inner());
-                    if current(&tokens) {
-                        tokens.remove(&entry.record.id);
-                    }
-                }
+            let found = match auth.inner.catalog.find_token(&entry.record.id).await {
+                Ok(found) => found,
                 Err(error) => {
                     entry.refreshing.store(false, Ordering::Relaxed);
                     tracing::debug!(auth.token = %entry.record.id, error = %error, "could not read a token again ahead of time");
+                    return;
+                }
+            };
+            let mut tokens = auth.inner.tokens.write().unwrap_or_else(|e| e.into_inner());
+            if !tokens.get(&entry.record.id).is_some_and(|cached| Arc::ptr_eq(cached, &entry)) {
+                return;
+            }
+            match found {
+                Some(record) => {
+                    cache(&mut tokens, record);
+                }
+                None => {
+                    tokens.remove(&entry.record.id);
                 }
             }
         });
@@ -479,32 +496,7 @@ impl Auth {
     }
 
     fn store(&self, record: TokenRecord) -> Arc<TokenEntry> {
-        self.store_if(record, |_| true).unwrap_or_else(|entry| entry)
-    }
-
-    /// Caches `record` if `replace` says so, given the cached tokens (under the lock): the new
-    /// copy, or (`Err`) the one that was not cached.
-    fn store_if(
-        &self,
-        record: TokenRecord,
-        replace: impl FnOnce(&HashMap<String, Arc<TokenEntry>>) -> bool,
-    ) -> Result<Arc<TokenEntry>, Arc<TokenEntry>> {
-        let mut tokens = self.inner.tokens.write().unwrap_or_else(|e| e.into_inner());
-        let touched_at = tokens.get(&record.id).map_or(0, |e| e.touched_at.load(Ordering::Relaxed));
-        let entry = Arc::new(TokenEntry {
-            grants: Arc::new(record.grants.clone()),
-            principal: record.principal.as_str().into(),
-            id: record.id.as_str().into(),
-            record,
-            read_at: Instant::now(),
-            touched_at: AtomicU64::new(touched_at),
-            refreshing: AtomicBool::new(false),
-        });
-        if !replace(&tokens) {
-            return Err(entry);
-        }
-        tokens.insert(entry.record.id.clone(), entry.clone());
-        Ok(entry)
+        cache(&mut self.inner.tokens.write().unwrap_or_else(|e| e.into_inner()), record)
     }
 
     /// Drops a token's cached copy (it changed); the next request reads it again.

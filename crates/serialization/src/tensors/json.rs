@@ -108,7 +108,8 @@ impl<T: Element> Nested<T> {
     }
 
     /// Starts a run of values at `depth`, pushed with [`Self::push_leaf`]: whether values may
-    /// stand there (see [`Self::try_push`]).
+    /// stand there (all values stand at one depth). For the fast path, which gives up on any
+    /// error and so need not build one.
     pub(super) fn begin_leaves(&mut self, depth: usize) -> bool {
         if !self.leaf_at(depth) {
             return false;
@@ -121,19 +122,6 @@ impl<T: Element> Nested<T> {
     #[inline]
     pub(super) fn push_leaf(&mut self, element: T) {
         self.values.push(element);
-    }
-
-    /// As [`Self::push`], saying only whether it succeeds: for the fast path, which gives up on
-    /// any error and so need not build one.
-    #[inline]
-    pub(super) fn try_push(&mut self, value: Scalar<'_>, depth: usize) -> bool {
-        if !self.leaf_at(depth) {
-            return false;
-        }
-        let Ok(element) = T::from_json(value) else { return false };
-        self.leaf_depth = Some(depth);
-        self.values.push(element);
-        true
     }
 
     fn push(&mut self, value: Scalar<'_>, depth: usize, cx: Cx<'_>) -> Result<(), EncodingError> {

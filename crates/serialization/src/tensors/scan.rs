@@ -252,7 +252,8 @@ impl<'a> Scanner<'a> {
         self.element_by_scalar()
     }
 
-    /// [`Self::element`]'s long way, out of its loop.
+    /// An element read the long way (`scalar`, then `from_json`): out of [`Self::element`]'s
+    /// loop, and for a lone value (not in an array), which is rare.
     #[cold]
     #[inline(never)]
     fn element_by_scalar<T: Element>(&mut self) -> Option<T> {
@@ -277,8 +278,12 @@ impl<'a> Scanner<'a> {
 pub(super) fn data<T: Element>(s: &mut Scanner<'_>, cx: Cx<'_>) -> Option<Nested<T>> {
     let mut nested = Nested::new();
     if s.peek()? != b'[' {
-        let value = s.scalar()?;
-        return nested.try_push(value, 0).then_some(nested);
+        let element = s.element_by_scalar::<T>()?;
+        if !nested.begin_leaves(0) {
+            return None;
+        }
+        nested.push_leaf(element);
+        return Some(nested);
     }
     // The number of elements so far of each open array, outermost first.
     let mut lengths = [0usize; MAX_DEPTH];
