@@ -102,7 +102,8 @@ impl Default for ServingSettings {
 pub struct ServerSettings {
     /// Address to listen on; port 0 picks a free port.
     pub listen: String,
-    /// HTTP worker threads; 0 means one per CPU core.
+    /// Worker threads of the HTTP server, and as many of the gRPC server; 0 means one per CPU
+    /// core.
     pub workers: usize,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_timeout_s: u64,

@@ -92,10 +92,19 @@ impl Application {
         let drain_grace = Duration::from_secs(settings.server.drain_grace_s);
         let services_for_metrics = services.clone();
         let grpc = if settings.grpc.enabled {
-            let server =
-                depot_grpc::GrpcServer::bind(&settings.grpc.listen, services.clone(), limits.max_predict_bytes)
-                    .await
-                    .with_context(|| format!("binding grpc.listen {}", settings.grpc.listen))?;
+            // As many workers as REST has (actix's default is one per core).
+            let workers = match settings.server.workers {
+                0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+                workers => workers,
+            };
+            let server = depot_grpc::GrpcServer::bind(
+                &settings.grpc.listen,
+                services.clone(),
+                limits.max_predict_bytes,
+                workers,
+            )
+            .await
+            .with_context(|| format!("binding grpc.listen {}", settings.grpc.listen))?;
             Some(server)
         } else {
             None
