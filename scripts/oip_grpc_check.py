@@ -275,6 +275,10 @@ def check_errors(grpc_addr, rest_url, model, version, onnx_file):
 
 def check_overload(grpc_addr, model, onnx_file, count):
     _, feeds, _ = session_and_feeds(onnx_file)
+    # 256 rows (the model's leading dimension is dynamic): each run holds the session for
+    # milliseconds, so the calls that follow queue. With one row a fast CPU could finish each run
+    # before the next call arrived, and nothing would be refused.
+    feeds = {name: np.repeat(value, 256, axis=0) for name, value in feeds.items()}
     client = grpcclient.InferenceServerClient(url=grpc_addr)
     headers = auth()
     outcomes, done = [], threading.Semaphore(0)

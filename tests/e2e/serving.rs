@@ -255,13 +255,27 @@ async fn overload_is_refused_with_429_and_never_a_5xx() {
     })
     .await;
     app.register_fixture("mlp", "mlp.onnx").await;
-    let case = expected("mlp");
-    let request =
-        json!({"inputs": {"x": {"data": case["inputs"]["x"]["data"], "shape": case["inputs"]["x"]["shape"]}}});
-    let url = app.url("/v1/models/mlp/versions/1/predict");
+    // 256 rows in binary: a run holds the one session for milliseconds while the next requests,
+    // cheap to decode, arrive. With one row the run (~40 µs on a fast CPU) could end before the
+    // next request was read, and no request was ever refused.
+    let rows = 256;
+    let header = json!({"inputs": [{"name": "x", "shape": [rows, 784], "datatype": "FP32",
+        "parameters": {"binary_data_size": rows * 784 * 4}}]})
+    .to_string();
+    let mut payload = header.clone().into_bytes();
+    payload.extend((0..rows * 784).flat_map(|i| ((i % 8) as f32 * 0.25).to_le_bytes()));
+    let url = app.url("/v2/models/mlp/versions/1/infer");
+    let send = || {
+        app.client
+            .post(&url)
+            .header("inference-header-content-length", header.len())
+            .header("content-type", "application/octet-stream")
+            .body(payload.clone())
+            .send()
+    };
     // Load it first, so the burst measures queueing, not loading.
-    assert_eq!(app.client.post(&url).json(&request).send().await.expect("warm").status(), 200);
-    let burst = (0..64).map(|_| app.client.post(&url).json(&request).send());
+    assert_eq!(send().await.expect("warm").status(), 200);
+    let burst = (0..64).map(|_| send());
     let statuses: Vec<u16> =
         futures::future::join_all(burst).await.into_iter().map(|r| r.expect("request").status().as_u16()).collect();
     assert!(statuses.iter().all(|s| *s == 200 || *s == 429), "{statuses:?}");
