@@ -39,8 +39,7 @@ pub struct GrpcServer {
     address: SocketAddr,
     service: InferenceService,
     max_message_bytes: usize,
-    /// One single-threaded runtime per worker.
-    workers: Vec<tokio::runtime::Runtime>,
+    workers: usize,
 }
 
 impl GrpcServer {
@@ -56,10 +55,8 @@ impl GrpcServer {
     ) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let address = listener.local_addr()?;
-        let workers = (0..workers.max(1))
-            .map(|_| tokio::runtime::Builder::new_current_thread().enable_all().build())
-            .collect::<std::io::Result<_>>()?;
-        Ok(Self { listener, address, service: InferenceService::new(services), max_message_bytes, workers })
+        let service = InferenceService::new(services);
+        Ok(Self { listener, address, service, max_message_bytes, workers: workers.max(1) })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -78,18 +75,30 @@ impl GrpcServer {
         let Self { listener, service, max_message_bytes, workers, .. } = self;
         // Dropped (an early return) or sent, it stops every worker started.
         let (stop, stopping) = tokio::sync::watch::channel(false);
-        let (mut deal, mut served) = (Vec::with_capacity(workers.len()), Vec::with_capacity(workers.len()));
-        for (index, runtime) in workers.into_iter().enumerate() {
+        let (mut deal, mut served) = (Vec::with_capacity(workers), Vec::with_capacity(workers));
+        for index in 0..workers {
             let (connections, accepted) = mpsc::unbounded_channel();
             let (service, mut stopping) = (service.clone(), stopping.clone());
+            let (started, start) = oneshot::channel();
             let (finished, done) = oneshot::channel();
+            // Each runtime is built and dropped on its own thread: a runtime dropped in an
+            // asynchronous context (this one, on an error) would panic.
             std::thread::Builder::new().name(format!("depot-grpc-{index}")).spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        let _ = started.send(Err(error));
+                        return;
+                    }
+                };
+                let _ = started.send(Ok(()));
                 let stopped = async move {
                     let _ = stopping.wait_for(|stop| *stop).await;
                 };
                 let _ =
                     finished.send(runtime.block_on(serve_connections(accepted, service, max_message_bytes, stopped)));
             })?;
+            start.await.map_err(|_| "a gRPC worker stopped as it started")??;
             deal.push(connections);
             served.push(done);
         }
