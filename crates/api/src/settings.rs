@@ -126,6 +126,16 @@ impl Default for ServerSettings {
     }
 }
 
+impl ServerSettings {
+    /// The worker threads of each server: `workers`, or one per core when it is 0.
+    pub fn worker_threads(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            workers => workers,
+        }
+    }
+}
+
 /// Bounds on what a client may send.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -92,16 +92,11 @@ impl Application {
         let drain_grace = Duration::from_secs(settings.server.drain_grace_s);
         let services_for_metrics = services.clone();
         let grpc = if settings.grpc.enabled {
-            // As many workers as REST has (actix's default is one per core).
-            let workers = match settings.server.workers {
-                0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-                workers => workers,
-            };
             let server = depot_grpc::GrpcServer::bind(
                 &settings.grpc.listen,
                 services.clone(),
                 limits.max_predict_bytes,
-                workers,
+                settings.server.worker_threads(),
             )
             .await
             .with_context(|| format!("binding grpc.listen {}", settings.grpc.listen))?;
@@ -130,11 +125,11 @@ impl Application {
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .default_service(web::to(not_found))
         })
+        .workers(settings.server.worker_threads())
         .shutdown_timeout(settings.server.shutdown_timeout_s)
         .client_request_timeout(Duration::from_millis(settings.server.request_head_timeout_ms))
         // SIGTERM drains first (`run_until_stopped`); actix's own handling would stop at once.
         .disable_signals();
-        let server = if settings.server.workers > 0 { server.workers(settings.server.workers) } else { server };
         let server = server.listen(listener)?.run();
         let metrics_server = match &settings.metrics.listen {
             Some(listen) => Some(metrics_server(listen, services_for_metrics)?),
