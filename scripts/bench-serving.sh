@@ -29,7 +29,12 @@
 #   DURATION=10s     each wrk run;   INPROC_SECONDS=3   each in-process phase
 #   CONCURRENCY="1 16 64"  MODELS="tiny mlp"  APIS="v1 v2 v2bin grpc"  (v2bin: OIP binary tensor
 #                    bodies, scripts/bench/MODEL.v2bin, written by make-binary-bodies.py; grpc:
-#                    ModelInfer with raw tensors from grpc_load, one HTTP/2 connection per client)
+#                    ModelInfer with raw tensors, one HTTP/2 connection per client)
+#   GRPC_CLIENT=h2load  h2load (nghttp2's HTTP/2 load generator, a Debian package installed here
+#                    when missing) sends the request grpc_load wrote (`grpc_load --body`); its
+#                    per-request log gives the latencies, and the server's depot_grpc_requests_total
+#                    counts calls that did not end OK. grpc_load: the Rust generator in
+#                    crates/grpc/examples (tonic's client; costs about twice h2load's CPU a call)
 #   SKIP_BUILD=1     use the binaries already built (BENCH_DEPOT_BIN, BENCH_INPROC_BIN,
 #                    BENCH_GRPC_LOAD_BIN: other copies of target/release/depot,
 #                    target/release/examples/inproc_bench and target/release/examples/grpc_load)
@@ -99,8 +104,15 @@ fi
 INTRA=${INTRA:-1}
 BATCHING=${BATCHING:-}
 
-# wrk is a Debian package; a fresh machine lacks it.
+GRPC_CLIENT=${GRPC_CLIENT:-h2load}
+case $GRPC_CLIENT in h2load | grpc_load) ;; *) echo "bench-serving: GRPC_CLIENT is h2load or grpc_load" >&2; exit 1 ;; esac
+
+# wrk and h2load are Debian packages; a fresh machine lacks them.
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } || true
+if [ "$GRPC_CLIENT" = h2load ] && [[ " $APIS " == *" grpc "* ]]; then
+  command -v h2load >/dev/null || { apt-get update -qq && apt-get install -y -qq nghttp2-client >/dev/null; } || true
+  command -v h2load >/dev/null || { echo "bench-serving: h2load is required (or GRPC_CLIENT=grpc_load)" >&2; exit 1; }
+fi
 for tool in wrk curl psql python3 taskset; do
   command -v "$tool" >/dev/null || { echo "bench-serving: $tool is required" >&2; exit 1; }
 done
@@ -209,6 +221,8 @@ for model in $MODELS; do
       # grpc_load checks one call before it measures; a short load warms the path.
       out=$("${on_client[@]}" timeout 60 "$grpc_load" "127.0.0.1:$grpc_port" "$model" "${versioned:+1}" 4 2)
       echo "$out" | grep -q ' non2xx=0 ' || { echo "bench-serving: gRPC warm-up failed: $out" >&2; exit 1; }
+      # The request h2load sends, as grpc_load sent it (one checked call first).
+      timeout 60 "$grpc_load" "127.0.0.1:$grpc_port" "$model" "${versioned:+1}" --body "$tmp/$model.grpc"
       continue
     fi
     hlen=$(header_length_of "$model" "$api")
@@ -249,7 +263,38 @@ where_time_went() { # before after requests: appends srv_us_req gen_us_req csw_r
       (y[3] - x[3]) / n, (y[5] > x[5]) ? 100 * (y[4] - x[4]) / (y[5] - x[5]) : 0 }'
 }
 
-run_grpc() { # model conc: grpc_load instead of wrk, the same RESULT line
+# ModelInfer calls the server counted that did not end OK (all models).
+grpc_failures() {
+  local metrics
+  metrics=$(curl -fsS "$base/metrics") || { echo "bench-serving: cannot read $base/metrics" >&2; exit 1; }
+  echo "$metrics" | awk '/^depot_grpc_requests_total\{/ && /method="ModelInfer"/ && !/code="OK"/ { n += $NF }
+    END { printf "%d\n", n }'
+}
+
+# h2load, with grpc_load's RESULT line: requests and latencies from its per-request log.
+h2load_grpc() { # model conc seconds
+  local threads=1 failed_before failed_after out
+  [ "$2" -gt 1 ] && threads=2
+  failed_before=$(grpc_failures) || exit 1
+  rm -f "$tmp/h2load.log" # h2load appends to its log
+  out=$("${on_client[@]}" timeout 120 h2load -t"$threads" -c"$2" -m1 -D "$3" --log-file="$tmp/h2load.log" \
+    -d "$tmp/$1.grpc" -H 'content-type: application/grpc' -H 'te: trailers' \
+    ${DEPOT_TOKEN:+-H "authorization: Bearer $DEPOT_TOKEN"} \
+    "http://127.0.0.1:$grpc_port/inference.GRPCInferenceService/ModelInfer" 2>&1) || true
+  failed_after=$(grpc_failures) || exit 1
+  echo "$out" >>"$tmp/h2load-output.log"
+  # Columns: start (µs since the epoch), HTTP status, µs to the end of the response.
+  # The run's span is from the first request's start to the last one's end.
+  sort -t$'\t' -k3,3n "$tmp/h2load.log" | awk -F'\t' -v grpc_failed=$((failed_after - failed_before)) '
+    { n++; lat[n] = $3; if ($2 != 200) bad++
+      if (n == 1 || $1 < first) first = $1; if ($1 + $3 > last) last = $1 + $3 }
+    END { if (n == 0 || last <= first) { print "RESULT requests=0 rps=0 p50_us=0 p90_us=0 p99_us=0 max_us=0 non2xx=1"; exit }
+      printf "RESULT requests=%d duration_us=%d rps=%.1f p50_us=%d p90_us=%d p99_us=%d max_us=%d non2xx=%d\n",
+        n, last - first, n * 1e6 / (last - first), lat[int(n * 0.5) + 1], lat[int(n * 0.9) + 1], lat[int(n * 0.99) + 1],
+        lat[n], bad + grpc_failed }'
+}
+
+run_grpc() { # model conc: grpc_load or h2load instead of wrk, the same RESULT line
   local model=$1 conc=$2 seconds=${DURATION%s} out
   if [ "$(date +%s)" -ge "$wrk_deadline" ]; then
     echo "bench-serving: time budget spent, skipping gRPC $model c=$conc" >&2
@@ -257,7 +302,11 @@ run_grpc() { # model conc: grpc_load instead of wrk, the same RESULT line
   fi
   local before after line
   before=$(snapshot)
-  out=$("${on_client[@]}" timeout 120 "$grpc_load" "127.0.0.1:$grpc_port" "$model" "${versioned:+1}" "$conc" "$seconds")
+  if [ "$GRPC_CLIENT" = h2load ]; then
+    out=$(h2load_grpc "$model" "$conc" "$seconds") || exit 1
+  else
+    out=$("${on_client[@]}" timeout 120 "$grpc_load" "127.0.0.1:$grpc_port" "$model" "${versioned:+1}" "$conc" "$seconds")
+  fi
   after=$(snapshot)
   echo "$out" >>"$tmp/wrk.log"
   line=$(echo "$out" | awk -v model="$model" -v conc="$conc" '
@@ -294,7 +343,7 @@ for model in $MODELS; do
   for api in $APIS; do
     for conc in $CONCURRENCY; do
       if [ "$api" = grpc ]; then
-        echo "== grpc_load $model c=$conc" >&2
+        echo "== $GRPC_CLIENT (gRPC) $model c=$conc" >&2
         run_grpc "$model" "$conc"
         continue
       fi
@@ -341,7 +390,7 @@ else
 fi
 echo "server: workers=$WORKERS sessions_per_version=$SESSIONS intra_op_threads=$INTRA inter_op_threads=1" \
   "batching=${BATCHING:-off}; auth=$AUTH; metrics=$METRICS; RUST_LOG=${RUST_LOG:-warn};" \
-  "wrk $DURATION per run (-t1 at c=1, -t2 above), bodies from scripts/bench/"
+  "wrk and $GRPC_CLIENT (gRPC) $DURATION per run (-t1 at c=1, -t2 above), bodies from scripts/bench/"
 echo
 awk -F'\t' 'NR == 1 { next }
   { printf "%-7s %-5s %-26s %6s %10s %9.3f %9.3f %7s %9s %9s %8s %5s %s\n", $1, $2, $3, $4, $5, $6 / 1000, $7 / 1000, $8,

@@ -19,6 +19,12 @@
 //!
 //! where `non2xx` counts calls that did not end OK. Latencies are each call's own (closed loop:
 //! no correction for coordinated omission, unlike wrk's).
+//!
+//!     grpc_load ADDR MODEL VERSION --body FILE
+//!
+//! makes the same checked call, then writes the request as it goes on the wire (gRPC's 5-byte
+//! length prefix, then the protobuf message) to FILE, for a generic HTTP/2 load generator
+//! (`h2load -d FILE`) to send.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -32,6 +38,7 @@ use tonic::transport::Channel;
 
 fn usage() -> ! {
     eprintln!("usage: grpc_load ADDR MODEL VERSION CONCURRENCY SECONDS [THREADS]");
+    eprintln!("       grpc_load ADDR MODEL VERSION --body FILE");
     std::process::exit(2)
 }
 
@@ -39,6 +46,13 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 5 {
         usage();
+    }
+    if args[3] == "--body" {
+        if let Err(error) = write_body(&args[0], &args[1], &args[2], &args[4]) {
+            eprintln!("grpc_load: {error}");
+            std::process::exit(1);
+        }
+        return;
     }
     let concurrency: usize = args[3].parse().unwrap_or_else(|_| usage());
     let seconds: f64 = args[4].parse().unwrap_or_else(|_| usage());
@@ -105,6 +119,19 @@ fn run(
     }
     let elapsed = started.elapsed();
     report(latencies, failed, elapsed);
+    Ok(())
+}
+
+/// Writes the model's checked request to `path` as one gRPC message: an uncompressed flag, the
+/// message's length (big-endian `u32`), the message.
+fn write_body(addr: &str, model: &str, version: &str, path: &str) -> Result<(), Error> {
+    use prost::Message as _;
+    let message = current_thread().block_on(request_for(addr, model, version))?.encode_to_vec();
+    let mut framed = Vec::with_capacity(5 + message.len());
+    framed.push(0);
+    framed.extend_from_slice(&u32::try_from(message.len())?.to_be_bytes());
+    framed.extend_from_slice(&message);
+    std::fs::write(path, framed)?;
     Ok(())
 }
 
