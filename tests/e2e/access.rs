@@ -402,6 +402,52 @@ async fn a_token_in_use_is_read_again_ahead_of_time_so_that_no_request_waits_for
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_that_find_a_token_expired_at_once_share_one_read_of_it() {
+    let app = TestApp::spawn(Backend::Local).await;
+    let replica = app.replica(|s| s.auth.token_cache_ms = 500).await;
+    let token = app.token("alice", &[("reader", "*")]).await;
+    let whoami = |token: String| {
+        let url = format!("{replica}/v1/whoami");
+        async move { client_with(&token).get(url).send().await.expect("req").status().as_u16() }
+    };
+    assert_eq!(whoami(token.clone()).await, 200);
+    // No request for longer than the copy's half-second: no read ahead, the copy expires.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    // With the tokens table locked, every read of the token waits: count the waiting queries.
+    let mut locker = app.db().await;
+    sqlx::query("BEGIN").execute(&mut locker).await.expect("begin");
+    sqlx::query("LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE").execute(&mut locker).await.expect("lock");
+    // The same token's id with a wrong secret shares the read, not the verdict.
+    let wrong = format!("{}{}", &token[..token.len() - 4], if token.ends_with("0000") { "1111" } else { "0000" });
+    let requests: Vec<_> =
+        (0..12).map(|i| tokio::spawn(whoami(if i % 4 == 3 { wrong.clone() } else { token.clone() }))).collect();
+    let waiting_reads = || {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+             AND wait_event_type = 'Lock' AND query LIKE '%SELECT id, secret_hash%'",
+        )
+    };
+    let since = Instant::now();
+    while waiting_reads().fetch_one(&mut locker).await.expect("count") == 0 {
+        assert!(since.elapsed() < Duration::from_secs(5), "no read of the token reached the database");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Time for the other requests' reads to arrive, had they made their own.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let waiting = waiting_reads().fetch_one(&mut locker).await.expect("count");
+    sqlx::query("COMMIT").execute(&mut locker).await.expect("unlock");
+    let mut statuses = Vec::new();
+    for request in requests {
+        statuses.push(request.await.expect("request"));
+    }
+    assert_eq!(waiting, 1, "12 requests that needed the token made {waiting} reads of it");
+    assert_eq!(statuses, [200, 200, 200, 401].repeat(3));
+    // The copy that read stored serves the next request.
+    assert_eq!(whoami(token).await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_is_refused() {
     let app = TestApp::spawn(Backend::Local).await;
     let expires = chrono_in(Duration::from_millis(1500));

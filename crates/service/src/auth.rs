@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use depot_catalog::{Catalog, CatalogError, Change, NewToken, Page, PageRequest, TokenRecord};
 use depot_domain::{Grant, Grants, ModelName, ModelPattern, Permission, Principal, Role, TokenText, hash_secret};
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
@@ -241,6 +243,11 @@ struct Inner {
     config: AuthConfig,
     replica: Arc<ReplicaState>,
     tokens: RwLock<HashMap<String, Arc<TokenEntry>>>,
+    /// The reads of tokens from the database under way ([`Auth::read_token`]).
+    reads: Mutex<Reads>,
+    /// How many times cached tokens were dropped on a change: a read that began before a drop
+    /// is not cached ([`Auth::store`]).
+    forgotten: AtomicU64,
     failures: Mutex<Failures>,
     /// Addresses over the limit now (a fast path skips the map while it is zero).
     blocked: AtomicUsize,
@@ -281,20 +288,77 @@ fn freshness(age: Duration, ttl: Duration) -> Freshness {
     }
 }
 
-/// Caches a copy of `record`, read now, keeping when this replica last wrote its use.
-fn cache(tokens: &mut HashMap<String, Arc<TokenEntry>>, record: TokenRecord) -> Arc<TokenEntry> {
+/// One read of a token from the database, shared by every request that waits for it: the
+/// record (`None`: no such token) and when the read began.
+type TokenRead = Shared<BoxFuture<'static, Result<(Option<TokenRecord>, ReadStamp), ReadFailure>>>;
+
+/// When a read of a token began, and [`Inner::forgotten`] then.
+#[derive(Debug, Clone, Copy)]
+struct ReadStamp {
+    began: Instant,
+    forgotten: u64,
+}
+
+/// The reads under way by token id, each with its number (a finished read removes itself, not
+/// a later one of the same token).
+#[derive(Default)]
+struct Reads {
+    by_id: HashMap<String, (u64, TokenRead)>,
+    started: u64,
+}
+
+/// Why a shared read of a token failed.
+#[derive(Debug, Clone)]
+enum ReadFailure {
+    Catalog(Arc<CatalogError>),
+    /// The reading task panicked or its runtime is shutting down.
+    Task(Arc<tokio::task::JoinError>),
+}
+
+impl std::fmt::Display for ReadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Catalog(error) => error.fmt(f),
+            Self::Task(error) => write!(f, "the token's read did not finish: {error}"),
+        }
+    }
+}
+
+impl From<ReadFailure> for Error {
+    fn from(failure: ReadFailure) -> Self {
+        match failure {
+            ReadFailure::Catalog(error) => match Arc::try_unwrap(error) {
+                Ok(error) => error.into(),
+                Err(shared) if matches!(*shared, CatalogError::Unavailable(_)) => {
+                    Error::unavailable("the database", shared)
+                }
+                Err(shared) => Error::internal(shared),
+            },
+            ReadFailure::Task(error) => Error::internal(error),
+        }
+    }
+}
+
+/// Caches a copy of `record`, read at `read_at` (when the read began: a copy is never trusted
+/// for longer than `token_cache_ms` after the database answered for it), keeping when this
+/// replica last wrote the token's use.
+fn cache(tokens: &mut HashMap<String, Arc<TokenEntry>>, record: TokenRecord, read_at: Instant) -> Arc<TokenEntry> {
     let touched_at = tokens.get(&record.id).map_or(0, |e| e.touched_at.load(Ordering::Relaxed));
-    let entry = Arc::new(TokenEntry {
+    let entry = copy_of(record, read_at, touched_at);
+    tokens.insert(entry.record.id.clone(), entry.clone());
+    entry
+}
+
+fn copy_of(record: TokenRecord, read_at: Instant, touched_at: u64) -> Arc<TokenEntry> {
+    Arc::new(TokenEntry {
         grants: Arc::new(record.grants.clone()),
         principal: record.principal.as_str().into(),
         id: record.id.as_str().into(),
         record,
-        read_at: Instant::now(),
+        read_at,
         touched_at: AtomicU64::new(touched_at),
         refreshing: AtomicBool::new(false),
-    });
-    tokens.insert(entry.record.id.clone(), entry.clone());
-    entry
+    })
 }
 
 fn unauthenticated(message: impl Into<String>) -> Error {
@@ -312,6 +376,8 @@ impl Auth {
                 config,
                 replica,
                 tokens: RwLock::new(HashMap::new()),
+                reads: Mutex::new(Reads::default()),
+                forgotten: AtomicU64::new(0),
                 failures: Mutex::new(Failures::default()),
                 blocked: AtomicUsize::new(0),
                 started: Instant::now(),
@@ -391,14 +457,17 @@ impl Auth {
     /// replaces this one only if this one is still the cached copy (a revocation's
     /// notification may have dropped it meanwhile); a token gone from the database is
     /// dropped; on an error the next request tries again, and the copy still expires on time.
+    /// Requests that find the copy expired while this read is under way wait for it rather
+    /// than read the token themselves ([`Auth::read_token`]).
     fn refresh_ahead(&self, entry: &Arc<TokenEntry>) {
         if entry.refreshing.swap(true, Ordering::Relaxed) {
             return;
         }
         let auth = self.clone();
         let entry = Arc::clone(entry);
+        let read = self.read_token(&entry.record.id);
         tokio::spawn(async move {
-            let found = match auth.inner.catalog.find_token(&entry.record.id).await {
+            let (found, stamp) = match read.await {
                 Ok(found) => found,
                 Err(error) => {
                     entry.refreshing.store(false, Ordering::Relaxed);
@@ -412,7 +481,7 @@ impl Auth {
             }
             match found {
                 Some(record) => {
-                    cache(&mut tokens, record);
+                    cache(&mut tokens, record, stamp.began);
                 }
                 None => {
                     tokens.remove(&entry.record.id);
@@ -426,19 +495,56 @@ impl Auth {
             return Err(unauthenticated("the bearer token is not a Depot token"));
         };
         let stale = self.lookup(text.id);
-        let entry = match self.inner.catalog.find_token(text.id).await {
-            Ok(Some(record)) => self.store(record),
-            Ok(None) => {
+        let entry = match self.read_token(text.id).await {
+            Ok((Some(record), stamp)) => self.store(record, stamp),
+            Ok((None, _)) => {
                 return Err(self.failed(credentials.peer, Some(text.id), "unknown", "unknown or revoked token"));
             }
-            Err(error) => match (error, stale) {
+            Err(failure) => match (failure, stale) {
                 // The database is down: the copy read earlier still holds (no revocation can
                 // be committed meanwhile).
-                (CatalogError::Unavailable(_), Some(stale)) => stale,
-                (error, _) => return Err(error.into()),
+                (ReadFailure::Catalog(error), Some(stale)) if matches!(*error, CatalogError::Unavailable(_)) => stale,
+                (failure, _) => return Err(failure.into()),
             },
         };
         self.admit(&entry, &text, credentials, Instant::now())
+    }
+
+    /// Reads a token from the database, or joins the read of it already under way. When a
+    /// token's copy expires under load, every request in flight needs it at once: they share
+    /// one query instead of each taking a connection from the pool (64 requests queued for
+    /// 16 connections for seconds, while the database answered each query in well under
+    /// 200 ms). The read runs as a task of its own, so it completes, and leaves the map,
+    /// even when every request waiting for it has gone. A change to the token
+    /// ([`Auth::forget_token`]) takes the read out of the map: requests after it read again.
+    fn read_token(&self, id: &str) -> TokenRead {
+        let mut reads = self.inner.reads.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, read)) = reads.by_id.get(id) {
+            return read.clone();
+        }
+        reads.started += 1;
+        let number = reads.started;
+        let stamp = ReadStamp { began: Instant::now(), forgotten: self.inner.forgotten.load(Ordering::Acquire) };
+        let (auth, key) = (self.clone(), id.to_owned());
+        // It removes itself under the lock held here until it is in the map.
+        let task = tokio::spawn(async move {
+            let found = auth.inner.catalog.find_token(&key).await;
+            let mut reads = auth.inner.reads.lock().unwrap_or_else(|e| e.into_inner());
+            if reads.by_id.get(&key).is_some_and(|(n, _)| *n == number) {
+                reads.by_id.remove(&key);
+            }
+            found
+        });
+        let read = async move {
+            match task.await {
+                Ok(found) => found.map(|record| (record, stamp)).map_err(|e| ReadFailure::Catalog(Arc::new(e))),
+                Err(error) => Err(ReadFailure::Task(Arc::new(error))),
+            }
+        }
+        .boxed()
+        .shared();
+        reads.by_id.insert(id.to_owned(), (number, read.clone()));
+        read
     }
 
     /// The actor a presented token makes of a cached one, or the 401 (counted and logged).
@@ -495,18 +601,35 @@ impl Auth {
         self.inner.tokens.read().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
     }
 
-    fn store(&self, record: TokenRecord) -> Arc<TokenEntry> {
-        cache(&mut self.inner.tokens.write().unwrap_or_else(|e| e.into_inner()), record)
+    /// Caches what a read found, unless a copy at least as recent is cached already (another
+    /// request that waited for the same read stored it), or cached tokens were dropped since
+    /// the read began (it may predate a revocation: the copy serves this request only).
+    fn store(&self, record: TokenRecord, stamp: ReadStamp) -> Arc<TokenEntry> {
+        let mut tokens = self.inner.tokens.write().unwrap_or_else(|e| e.into_inner());
+        if self.inner.forgotten.load(Ordering::Acquire) != stamp.forgotten {
+            return copy_of(record, stamp.began, 0);
+        }
+        match tokens.get(&record.id) {
+            Some(cached) if cached.read_at >= stamp.began => cached.clone(),
+            _ => cache(&mut tokens, record, stamp.began),
+        }
     }
 
     /// Drops a token's cached copy (it changed); the next request reads it again.
     pub fn forget_token(&self, id: &str) {
-        self.inner.tokens.write().unwrap_or_else(|e| e.into_inner()).remove(id);
+        self.inner.reads.lock().unwrap_or_else(|e| e.into_inner()).by_id.remove(id);
+        let mut tokens = self.inner.tokens.write().unwrap_or_else(|e| e.into_inner());
+        // Under the lock that `store` checks it under.
+        self.inner.forgotten.fetch_add(1, Ordering::AcqRel);
+        tokens.remove(id);
     }
 
     /// Drops every cached token (notifications may have been missed).
     pub fn forget_tokens(&self) {
-        self.inner.tokens.write().unwrap_or_else(|e| e.into_inner()).clear();
+        self.inner.reads.lock().unwrap_or_else(|e| e.into_inner()).by_id.clear();
+        let mut tokens = self.inner.tokens.write().unwrap_or_else(|e| e.into_inner());
+        self.inner.forgotten.fetch_add(1, Ordering::AcqRel);
+        tokens.clear();
     }
 
     fn check_not_blocked(&self, peer: Option<IpAddr>) -> Result<(), Error> {
