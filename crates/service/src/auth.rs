@@ -246,7 +246,7 @@ struct Inner {
     /// The reads of tokens from the database under way ([`Auth::read_token`]).
     reads: Mutex<Reads>,
     /// How many times cached tokens were dropped on a change: a read that began before a drop
-    /// is not cached ([`Auth::store`]).
+    /// is not cached ([`Auth::settle`]).
     forgotten: AtomicU64,
     failures: Mutex<Failures>,
     /// Addresses over the limit now (a fast path skips the map while it is zero).
@@ -289,15 +289,8 @@ fn freshness(age: Duration, ttl: Duration) -> Freshness {
 }
 
 /// One read of a token from the database, shared by every request that waits for it: the
-/// record (`None`: no such token) and when the read began.
-type TokenRead = Shared<BoxFuture<'static, Result<(Option<TokenRecord>, ReadStamp), ReadFailure>>>;
-
-/// When a read of a token began, and [`Inner::forgotten`] then.
-#[derive(Debug, Clone, Copy)]
-struct ReadStamp {
-    began: Instant,
-    forgotten: u64,
-}
+/// copy it made (`None`: no such token).
+type TokenRead = Shared<BoxFuture<'static, Result<Option<Arc<TokenEntry>>, ReadFailure>>>;
 
 /// The reads under way by token id, each with its number (a finished read removes itself, not
 /// a later one of the same token).
@@ -456,38 +449,14 @@ impl Auth {
     /// read again before its copy expires and no request waits for the database. The new copy
     /// replaces this one only if this one is still the cached copy (a revocation's
     /// notification may have dropped it meanwhile); a token gone from the database is
-    /// dropped; on an error the next request tries again, and the copy still expires on time.
-    /// Requests that find the copy expired while this read is under way wait for it rather
-    /// than read the token themselves ([`Auth::read_token`]).
-    fn refresh_ahead(&self, entry: &Arc<TokenEntry>) {
-        if entry.refreshing.swap(true, Ordering::Relaxed) {
-            return;
+    /// dropped; on an error the next request tries again, and the copy still expires on time
+    /// (all of it [`Auth::settle`]'s rule, the same for every read). Requests that find the
+    /// copy expired while this read is under way wait for it rather than read the token
+    /// themselves ([`Auth::read_token`]).
+    fn refresh_ahead(&self, entry: &TokenEntry) {
+        if !entry.refreshing.swap(true, Ordering::Relaxed) {
+            drop(self.read_token(&entry.record.id));
         }
-        let auth = self.clone();
-        let entry = Arc::clone(entry);
-        let read = self.read_token(&entry.record.id);
-        tokio::spawn(async move {
-            let (found, stamp) = match read.await {
-                Ok(found) => found,
-                Err(error) => {
-                    entry.refreshing.store(false, Ordering::Relaxed);
-                    tracing::debug!(auth.token = %entry.record.id, error = %error, "could not read a token again ahead of time");
-                    return;
-                }
-            };
-            let mut tokens = auth.inner.tokens.write().unwrap_or_else(|e| e.into_inner());
-            if !tokens.get(&entry.record.id).is_some_and(|cached| Arc::ptr_eq(cached, &entry)) {
-                return;
-            }
-            match found {
-                Some(record) => {
-                    cache(&mut tokens, record, stamp.began);
-                }
-                None => {
-                    tokens.remove(&entry.record.id);
-                }
-            }
-        });
     }
 
     async fn authenticate_from_database(&self, credentials: &Credentials<'_>) -> Result<Actor, Error> {
@@ -496,8 +465,8 @@ impl Auth {
         };
         let stale = self.lookup(text.id);
         let entry = match self.read_token(text.id).await {
-            Ok((Some(record), stamp)) => self.store(record, stamp),
-            Ok((None, _)) => {
+            Ok(Some(entry)) => entry,
+            Ok(None) => {
                 return Err(self.failed(credentials.peer, Some(text.id), "unknown", "unknown or revoked token"));
             }
             Err(failure) => match (failure, stale) {
@@ -515,8 +484,9 @@ impl Auth {
     /// one query instead of each taking a connection from the pool (64 requests queued for
     /// 16 connections for seconds, while the database answered each query in well under
     /// 200 ms). The read runs as a task of its own, so it completes, and leaves the map,
-    /// even when every request waiting for it has gone. A change to the token
-    /// ([`Auth::forget_token`]) takes the read out of the map: requests after it read again.
+    /// even when every request waiting for it has gone, and caches what it found
+    /// ([`Auth::settle`]). A change to the token ([`Auth::forget_token`]) takes the read out
+    /// of the map: requests after it read again.
     fn read_token(&self, id: &str) -> TokenRead {
         let mut reads = self.inner.reads.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((_, read)) = reads.by_id.get(id) {
@@ -524,25 +494,20 @@ impl Auth {
         }
         reads.started += 1;
         let number = reads.started;
-        let stamp = ReadStamp { began: Instant::now(), forgotten: self.inner.forgotten.load(Ordering::Acquire) };
+        let (began, forgotten) = (Instant::now(), self.inner.forgotten.load(Ordering::Acquire));
         let (auth, key) = (self.clone(), id.to_owned());
         // It removes itself under the lock held here until it is in the map.
         let task = tokio::spawn(async move {
             let found = auth.inner.catalog.find_token(&key).await;
+            let settled = auth.settle(&key, found, began, forgotten);
             let mut reads = auth.inner.reads.lock().unwrap_or_else(|e| e.into_inner());
             if reads.by_id.get(&key).is_some_and(|(n, _)| *n == number) {
                 reads.by_id.remove(&key);
             }
-            found
+            settled
         });
-        let read = async move {
-            match task.await {
-                Ok(found) => found.map(|record| (record, stamp)).map_err(|e| ReadFailure::Catalog(Arc::new(e))),
-                Err(error) => Err(ReadFailure::Task(Arc::new(error))),
-            }
-        }
-        .boxed()
-        .shared();
+        let read =
+            async move { task.await.unwrap_or_else(|error| Err(ReadFailure::Task(Arc::new(error)))) }.boxed().shared();
         reads.by_id.insert(id.to_owned(), (number, read.clone()));
         read
     }
@@ -601,17 +566,39 @@ impl Auth {
         self.inner.tokens.read().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
     }
 
-    /// Caches what a read found, unless a copy at least as recent is cached already (another
-    /// request that waited for the same read stored it), or cached tokens were dropped since
-    /// the read began (it may predate a revocation: the copy serves this request only).
-    fn store(&self, record: TokenRecord, stamp: ReadStamp) -> Arc<TokenEntry> {
+    /// What a read of token `id` that began at `began`, with [`Inner::forgotten`] at
+    /// `forgotten`, makes of the cache. If cached tokens were dropped since it began, it may
+    /// predate a revocation: it changes nothing, and its copy serves only the requests that
+    /// waited for it. Otherwise a token found is cached, unless a newer copy already is; a
+    /// token gone is dropped; after an error the cached copy may be read ahead again.
+    fn settle(
+        &self,
+        id: &str,
+        found: Result<Option<TokenRecord>, CatalogError>,
+        began: Instant,
+        forgotten: u64,
+    ) -> Result<Option<Arc<TokenEntry>>, ReadFailure> {
         let mut tokens = self.inner.tokens.write().unwrap_or_else(|e| e.into_inner());
-        if self.inner.forgotten.load(Ordering::Acquire) != stamp.forgotten {
-            return copy_of(record, stamp.began, 0);
-        }
-        match tokens.get(&record.id) {
-            Some(cached) if cached.read_at >= stamp.began => cached.clone(),
-            _ => cache(&mut tokens, record, stamp.began),
+        let current = self.inner.forgotten.load(Ordering::Acquire) == forgotten;
+        match found {
+            Ok(Some(record)) if !current => Ok(Some(copy_of(record, began, 0))),
+            Ok(Some(record)) => Ok(Some(match tokens.get(id) {
+                Some(cached) if cached.read_at >= began => cached.clone(),
+                _ => cache(&mut tokens, record, began),
+            })),
+            Ok(None) => {
+                if current {
+                    tokens.remove(id);
+                }
+                Ok(None)
+            }
+            Err(error) => {
+                if let Some(cached) = tokens.get(id) {
+                    cached.refreshing.store(false, Ordering::Relaxed);
+                }
+                tracing::debug!(auth.token = %id, error = %error, "could not read a token");
+                Err(ReadFailure::Catalog(Arc::new(error)))
+            }
         }
     }
 
