@@ -14,10 +14,12 @@
 #   2. writes a BENCH_ARTIFACT_MIB (1024) MiB artifact: tests/fixtures/model.pkl (a pickle is
 #      recognised from its first bytes) followed by pseudo-random bytes (AES-CTR keystream from
 #      openssl, else /dev/urandom). BENCH_RUNS (3) times, in this order: `cp` of the file on the
-#      same disk, upload (curl -F), download (curl -o, same disk), then the version is deleted so
-#      the next upload stores a new blob. Each operation is timed alone (page cache: nothing is
-#      dropped, nothing can be) and followed by `sync`, timed too ("op+sync"); the medians are
-#      reported. The server's peak RSS is VmHWM, reset before each operation (write 5 to
+#      same disk, upload (curl -F), download (curl -o, same disk), download into /dev/null (the
+#      server's side alone: curl -o writes the file in pieces of 4-12 KiB, which costs curl more
+#      CPU than the server spends sending), then the version is deleted so the next upload
+#      stores a new blob. curl's CPU time is reported beside the server's. Each operation is
+#      timed alone (page cache: nothing is dropped, nothing can be) and followed by `sync`,
+#      timed too ("op+sync"); the medians are reported. The server's peak RSS is VmHWM, reset before each operation (write 5 to
 #      /proc/PID/clear_refs), cross-checked by polling VmRSS every 50 ms; its CPU time comes from
 #      /proc/PID/stat. The downloaded bytes' sha256 must equal the file's, the digest the upload
 #      reported and the ETag.
@@ -187,6 +189,17 @@ start_sampler() {
 }
 stop_sampler() { kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true; sampler=""; cat "$work/rss.max"; }
 now_ns() { date +%s%N; }
+# timed FILE COMMAND...: runs COMMAND (its stdout is the caller's), writing the user + system CPU
+# seconds it used to FILE (bash's own `time`, so nothing to install).
+timed() {
+  local file=$1 TIMEFORMAT='%U %S'
+  shift
+  { time "$@" 2>"$file.err"; } 2>"$file"
+  local rc=$?
+  cat "$file.err" >&2
+  return $rc
+}
+client_cpu() { awk '{ printf "%.2f", $1 + $2 }' "$1"; }
 jget() { "$py" -c 'import json,sys; v=json.load(open(sys.argv[1])); [v:=v[k] for k in sys.argv[2:]]; print(v)' "$@"; }
 http() { curl -sS --max-time 60 "$@"; }
 
@@ -345,12 +358,14 @@ def summary(work, facts_path):
         " same disk, page cache warm")
     if facts.get("bin_b"):
         say(f"   A = {facts['bin']}, B = {facts['bin_b']} (alternating, A first in odd runs)")
-    say(f"   {'operation':<26}{'MiB/s, op alone':>22}{'MiB/s, op + sync':>22}{'% of cp':>9}{'peak RSS MiB':>14}{'CPU s':>8}")
+    say(f"   {'operation':<26}{'MiB/s, op alone':>22}{'MiB/s, op + sync':>22}{'% of cp':>9}{'peak RSS MiB':>14}{'server CPU s':>14}{'curl CPU s':>12}")
     peaks, polls = {}, {}
-    phases = [("cp", "cp (same disk)"), ("upload", "upload  curl -F"), ("download", "download curl -o")]
+    phases = [("cp", "cp (same disk)"), ("upload", "upload  curl -F"), ("download", "download curl -o"),
+              ("null", "download to /dev/null")]
     if facts.get("bin_b"):
         phases = [("cp", "cp (same disk)"), ("upload", "upload  A"), ("upload@B", "upload  B"),
-                  ("download", "download A"), ("download@B", "download B")]
+                  ("download", "download A"), ("download@B", "download B"),
+                  ("null", "to /dev/null A"), ("null@B", "to /dev/null B")]
     cp_median = statistics.median(int(x[2]) / 1e9 for x in rows if x[0] == "cp")
     for phase, label in phases:
         r = [x for x in rows if x[0] == phase]
@@ -360,12 +375,14 @@ def summary(work, facts_path):
         hwm = [int(x[4]) for x in r if x[4] != "-"]
         poll = [int(x[5]) for x in r if x[5] != "-"]
         cpu = [float(x[6]) for x in r if x[6] != "-"]
+        client = [float(x[7]) for x in r if len(x) > 7 and x[7] != "-"]
         peak = max(hwm) if hwm else (max(poll) if poll else None)
         peaks[phase] = peak
         polls[phase] = max(poll) if poll else 0
         share = f"{100 * cp_median / statistics.median(op):.0f}%"
         say(f"   {label:<26}{rate(op):>22}{rate(ops):>22}{share:>9}"
-            f"{(f'{peak / 1024:.1f}' if peak else '-'):>14}{(f'{statistics.median(cpu):.2f}' if cpu else '-'):>8}")
+            f"{(f'{peak / 1024:.1f}' if peak else '-'):>14}{(f'{statistics.median(cpu):.2f}' if cpu else '-'):>14}"
+            f"{(f'{statistics.median(client):.2f}' if client else '-'):>12}")
     target = 64 * 1024
     rss_ok = True
     for tag, key in (("", "rss_base"), ("@B", "rss_base_b")):
@@ -380,6 +397,7 @@ def summary(work, facts_path):
         rss_ok = rss_ok and max(peaks["upload" + tag], peaks["download" + tag]) - base < target
     say(f"   target RSS growth < 64 MiB: {'PASS' if rss_ok else 'FAIL'}")
     transfers = sum(1 for x in rows if x[0].startswith("download"))
+    say("   (to /dev/null: the same download without curl writing the file: the server's own rate)")
     say(f"   sha256: file = upload digest = download = ETag in {facts['sha_ok']}/{transfers} transfers ({facts['sha'][:16]}...)")
     worst = 0.0
     if not os.path.exists(os.path.join(work, "seed.json")):
@@ -491,7 +509,7 @@ transfer() {
   start_sampler
   c0=$(cpu_ticks)
   t0=$(now_ns)
-  code=$(curl -sS --max-time 600 -o "$work/upload.json" -w '%{http_code}' \
+  code=$(timed "$work/client.time" curl -sS --max-time 600 -o "$work/upload.json" -w '%{http_code}' \
     -F 'metadata={"description":"bench-registry large upload","tags":["bench"]}' \
     -F "artifact=@$src;type=application/octet-stream" "$base/v1/models/bench-big/versions")
   t1=$(now_ns)
@@ -503,7 +521,8 @@ transfer() {
   [ "$code" = 201 ] || { cat "$work/upload.json" >&2; die "upload answered HTTP $code"; }
   [ -z "$tag" ] && [ "$poll" -gt "$poll_upload" ] && poll_upload=$poll
   cpu=$(awk -v a="$c0" -v b="$c1" -v k="$clk" 'BEGIN { printf "%.2f", (b - a) / k }')
-  printf 'upload%s %s %s %s %s %s %s\n' "$tag" "$run" $((t1 - t0)) $((t2 - t0)) "$hwm" "$poll" "$cpu" >>"$work/raw.tsv"
+  printf 'upload%s %s %s %s %s %s %s %s\n' "$tag" "$run" $((t1 - t0)) $((t2 - t0)) "$hwm" "$poll" "$cpu" \
+    "$(client_cpu "$work/client.time")" >>"$work/raw.tsv"
   version=$(jget "$work/upload.json" version)
   digest=$(jget "$work/upload.json" digest)
   [ "$(jget "$work/upload.json" size_bytes)" = "$size" ] || die "upload reported another size"
@@ -515,8 +534,8 @@ transfer() {
   start_sampler
   c0=$(cpu_ticks)
   t0=$(now_ns)
-  code=$(curl -sS --max-time 600 -D "$work/download.headers" -o "$work/download.bin" -w '%{http_code}' \
-    "$base/v1/models/bench-big/versions/$version/artifact")
+  code=$(timed "$work/client.time" curl -sS --max-time 600 -D "$work/download.headers" -o "$work/download.bin" \
+    -w '%{http_code}' "$base/v1/models/bench-big/versions/$version/artifact")
   t1=$(now_ns)
   c1=$(cpu_ticks)
   sync
@@ -526,7 +545,8 @@ transfer() {
   [ "$code" = 200 ] || die "download answered HTTP $code"
   [ -z "$tag" ] && [ "$poll" -gt "$poll_download" ] && poll_download=$poll
   cpu=$(awk -v a="$c0" -v b="$c1" -v k="$clk" 'BEGIN { printf "%.2f", (b - a) / k }')
-  printf 'download%s %s %s %s %s %s %s\n' "$tag" "$run" $((t1 - t0)) $((t2 - t0)) "$hwm" "$poll" "$cpu" >>"$work/raw.tsv"
+  printf 'download%s %s %s %s %s %s %s %s\n' "$tag" "$run" $((t1 - t0)) $((t2 - t0)) "$hwm" "$poll" "$cpu" \
+    "$(client_cpu "$work/client.time")" >>"$work/raw.tsv"
   got=$(bench sha "$work/download.bin")
   etag=$(tr -d '\r"' <"$work/download.headers" | awk 'tolower($1) == "etag:" { print $2 }')
   if [ "$got" = "$sha" ] && [ "$digest" = "sha256:$sha" ] && [ "$etag" = "sha256:$sha" ]; then
@@ -535,6 +555,20 @@ transfer() {
     die "digests differ: file $sha, upload $digest, download $got, ETag $etag"
   fi
   rm -f "$work/download.bin"
+  sync
+
+  # The same download into /dev/null: what the server sends, without curl's writing to a file.
+  log "run $run/$BENCH_RUNS: download$tag to /dev/null"
+  c0=$(cpu_ticks)
+  t0=$(now_ns)
+  code=$(timed "$work/client.time" curl -sS --max-time 600 -o /dev/null -w '%{http_code}' \
+    "$base/v1/models/bench-big/versions/$version/artifact")
+  t1=$(now_ns)
+  c1=$(cpu_ticks)
+  [ "$code" = 200 ] || die "download to /dev/null answered HTTP $code"
+  cpu=$(awk -v a="$c0" -v b="$c1" -v k="$clk" 'BEGIN { printf "%.2f", (b - a) / k }')
+  printf 'null%s %s %s %s - - %s %s\n' "$tag" "$run" $((t1 - t0)) $((t1 - t0)) "$cpu" \
+    "$(client_cpu "$work/client.time")" >>"$work/raw.tsv"
   code=$(http -o /dev/null -w '%{http_code}' -X DELETE "$base/v1/models/bench-big/versions/$version")
   [ "$code" = 204 ] || die "delete answered HTTP $code"
 }
@@ -547,7 +581,7 @@ for run in $(seq 1 "$BENCH_RUNS"); do
   t1=$(now_ns)
   sync
   t2=$(now_ns)
-  printf 'cp %s %s %s - - -\n' "$run" $((t1 - t0)) $((t2 - t0)) >>"$work/raw.tsv"
+  printf 'cp %s %s %s - - - -\n' "$run" $((t1 - t0)) $((t2 - t0)) >>"$work/raw.tsv"
   rm -f "$work/copy.bin"
   sync
 
@@ -564,7 +598,7 @@ for run in $(seq 1 "$BENCH_RUNS"); do
 done
 rm -f "$src"
 loadavg "after-artifacts"
-{ echo "== raw: phase run op_ns op+sync_ns VmHWM_kiB polled_VmRSS_kiB cpu_s"; cat "$work/raw.tsv"; } >>"$details"
+{ echo "== raw: phase run op_ns op+sync_ns VmHWM_kiB polled_VmRSS_kiB server_cpu_s client_cpu_s"; cat "$work/raw.tsv"; } >>"$details"
 
 # --- 2. listing ------------------------------------------------------------------------------
 seed_hwm=- list_hwm=- sql_rows=0 middle=0 explain=""
