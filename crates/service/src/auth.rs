@@ -482,11 +482,10 @@ impl Auth {
     /// Reads a token from the database, or joins the read of it already under way. When a
     /// token's copy expires under load, every request in flight needs it at once: they share
     /// one query instead of each taking a connection from the pool (64 requests queued for
-    /// 16 connections for seconds, while the database answered each query in well under
-    /// 200 ms). The read runs as a task of its own, so it completes, and leaves the map,
-    /// even when every request waiting for it has gone, and caches what it found
-    /// ([`Auth::settle`]). A change to the token ([`Auth::forget_token`]) takes the read out
-    /// of the map: requests after it read again.
+    /// 16 connections for seconds). The read runs as a task of its own, so it completes, and
+    /// leaves the map, even when every request waiting for it has gone, and caches what it
+    /// found ([`Auth::settle`]). A change to the token ([`Auth::forget_token`]) takes the read
+    /// out of the map: requests after it read again.
     fn read_token(&self, id: &str) -> TokenRead {
         let mut reads = self.inner.reads.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((_, read)) = reads.by_id.get(id) {
@@ -604,19 +603,30 @@ impl Auth {
 
     /// Drops a token's cached copy (it changed); the next request reads it again.
     pub fn forget_token(&self, id: &str) {
-        self.inner.reads.lock().unwrap_or_else(|e| e.into_inner()).by_id.remove(id);
-        let mut tokens = self.inner.tokens.write().unwrap_or_else(|e| e.into_inner());
-        // Under the lock that `store` checks it under.
-        self.inner.forgotten.fetch_add(1, Ordering::AcqRel);
-        tokens.remove(id);
+        self.forget(Some(id));
     }
 
     /// Drops every cached token (notifications may have been missed).
     pub fn forget_tokens(&self) {
-        self.inner.reads.lock().unwrap_or_else(|e| e.into_inner()).by_id.clear();
+        self.forget(None);
+    }
+
+    /// Drops token `id`'s copy and read under way, or every token's: requests after this read
+    /// again, and reads that began before it cache nothing ([`Auth::settle`]).
+    fn forget(&self, id: Option<&str>) {
+        let mut reads = self.inner.reads.lock().unwrap_or_else(|e| e.into_inner());
+        match id {
+            Some(id) => drop(reads.by_id.remove(id)),
+            None => reads.by_id.clear(),
+        }
+        drop(reads);
         let mut tokens = self.inner.tokens.write().unwrap_or_else(|e| e.into_inner());
+        // Under the lock that `settle` checks it under.
         self.inner.forgotten.fetch_add(1, Ordering::AcqRel);
-        tokens.clear();
+        match id {
+            Some(id) => drop(tokens.remove(id)),
+            None => tokens.clear(),
+        }
     }
 
     fn check_not_blocked(&self, peer: Option<IpAddr>) -> Result<(), Error> {
